@@ -1,0 +1,12 @@
+//! The MACsec dataplane: the IEEE 802.1AE-2018 SecY as a plain Rust library over byte buffers
+//! ([`secy`]), tools built on it ([`pcap_decrypt`]), and the DPDK runtime that moves mbufs
+//! through it ([`dpdk`], behind the `dpdk` feature).
+//!
+//! `unsafe` is allowed in exactly one module of this crate: the thin safe DPDK wrapper.
+#![deny(unsafe_code)]
+
+pub mod secy;
+
+#[cfg(feature = "dpdk")]
+#[allow(unsafe_code)]
+pub mod dpdk;

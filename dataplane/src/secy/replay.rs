@@ -1,0 +1,150 @@
+//! Replay protection of a receive SA (IEEE 802.1AE-2018 10.6.2, 10.6.5).
+//!
+//! The standard accepts any PN at or above the lowest acceptable PN (nextPN − replayWindow).
+//! On top of that we remember which of the last [`HISTORY`] PNs below nextPN were already
+//! accepted, so a replayed frame inside the window is dropped as late, like IPsec does; a
+//! frame that arrives out of order inside the window is accepted exactly once.
+
+use super::Pn;
+
+/// How many PNs below nextPN are remembered for duplicate detection.
+pub const HISTORY: u64 = 1024;
+const WORDS: usize = (HISTORY / 64) as usize;
+
+/// The replay state of one receive SA.
+#[derive(Clone, Debug)]
+pub struct ReplayWindow {
+    next_pn: u64,
+    lowest_pn: u64,
+    /// Bit `pn % HISTORY` is set when `pn` in `[next_pn - HISTORY, next_pn)` was accepted.
+    seen: [u64; WORDS],
+}
+
+/// The frame's PN is below the window or was already accepted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Late;
+
+impl ReplayWindow {
+    /// A SA whose lowest acceptable PN is `lowest` (MKA's "lowest acceptable PN"; a new SA
+    /// starts at 1).
+    pub fn new(lowest: Pn) -> Self {
+        let lowest = lowest.0.max(1);
+        ReplayWindow { next_pn: lowest, lowest_pn: lowest, seen: [0; WORDS] }
+    }
+
+    pub fn next_pn(&self) -> Pn {
+        Pn(self.next_pn)
+    }
+
+    /// IEEE 802.1AE-2018 10.6.2: the lowest acceptable PN.
+    pub fn lowest_pn(&self) -> Pn {
+        Pn(self.lowest_pn)
+    }
+
+    /// Is `pn` below the lowest acceptable PN (10.6.2)?
+    pub fn is_below(&self, pn: Pn) -> bool {
+        pn.0 < self.lowest_pn
+    }
+
+    /// The replay check: below the window, or a PN already accepted.
+    pub fn check(&self, pn: Pn) -> Result<(), Late> {
+        if self.is_below(pn) || self.was_seen(pn.0) {
+            return Err(Late);
+        }
+        Ok(())
+    }
+
+    /// Records a validated frame's PN (10.6.5: nextPN = PN + 1 when PN ≥ nextPN, and the
+    /// lowest acceptable PN follows nextPN − replayWindow, the SecY's current window).
+    pub fn accept(&mut self, pn: Pn, window: u32) {
+        let pn = pn.0;
+        if pn >= self.next_pn {
+            self.forget_up_to(pn);
+            self.next_pn = pn.saturating_add(1);
+            let floor = self.next_pn.saturating_sub(u64::from(window));
+            self.lowest_pn = self.lowest_pn.max(floor);
+        }
+        if self.next_pn - pn <= HISTORY {
+            self.mark(pn);
+        }
+    }
+
+    fn was_seen(&self, pn: u64) -> bool {
+        if pn >= self.next_pn || self.next_pn - pn > HISTORY {
+            return false;
+        }
+        let bit = pn % HISTORY;
+        self.seen[(bit / 64) as usize] & (1 << (bit % 64)) != 0
+    }
+
+    fn mark(&mut self, pn: u64) {
+        let bit = pn % HISTORY;
+        self.seen[(bit / 64) as usize] |= 1 << (bit % 64);
+    }
+
+    /// Clears the bits of PNs in `[next_pn, pn]`: they slide into the history unseen.
+    fn forget_up_to(&mut self, pn: u64) {
+        if pn - self.next_pn >= HISTORY {
+            self.seen = [0; WORDS];
+            return;
+        }
+        for p in self.next_pn..=pn {
+            let bit = p % HISTORY;
+            self.seen[(bit / 64) as usize] &= !(1 << (bit % 64));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn run(pns: &[u64], window: u32) -> Vec<bool> {
+        let mut w = ReplayWindow::new(Pn(1));
+        pns.iter()
+            .map(|&pn| {
+                let ok = w.check(Pn(pn)).is_ok();
+                if ok {
+                    w.accept(Pn(pn), window);
+                }
+                ok
+            })
+            .collect()
+    }
+
+    #[test]
+    fn window_zero_is_strict_order() {
+        assert_eq!(run(&[1, 2, 2, 5, 4, 6], 0), [true, true, false, true, false, true]);
+    }
+
+    #[test]
+    fn out_of_order_inside_the_window_is_accepted_once() {
+        assert_eq!(run(&[10, 5, 5, 11, 5], 8), [true, true, false, true, false]);
+        assert_eq!(run(&[100, 92, 93], 8), [true, false, true]); // nextPN 101 - 8 = 93 is the lowest
+    }
+
+    proptest! {
+        /// With window w, an accepted PN is always above (highest accepted − w), and no PN is
+        /// accepted twice.
+        #[test]
+        fn accepted_pns_respect_the_window(
+            pns in proptest::collection::vec(1u64..3000, 1..400),
+            window in 0u32..1024,
+        ) {
+            let mut w = ReplayWindow::new(Pn(1));
+            let mut highest: Option<u64> = None;
+            let mut accepted = std::collections::HashSet::new();
+            for pn in pns {
+                if w.check(Pn(pn)).is_ok() {
+                    w.accept(Pn(pn), window);
+                    if let Some(h) = highest {
+                        prop_assert!(pn + u64::from(window) >= h + 1 || pn > h, "pn {} highest {} window {}", pn, h, window);
+                    }
+                    prop_assert!(accepted.insert(pn), "pn {} accepted twice", pn);
+                    highest = Some(highest.map_or(pn, |h| h.max(pn)));
+                }
+            }
+        }
+    }
+}
