@@ -1,0 +1,41 @@
+# The appliance's entry points. `make demo` and `make test` are the two commands a newcomer
+# runs; both install what they need first (deploy/deps.sh, Debian packages, idempotent).
+SHELL := /bin/bash
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: all deps build test test-rust test-peer demo bench lint fmt clean
+
+all: build
+
+deps:
+	./deploy/deps.sh
+
+build: deps
+	$(CARGO) build --release --workspace
+
+# Unit, vector, property and DPDK tests, then pcap-decrypt against captures made live with the
+# real peer (Linux macsec in a VM, ../shared/peer) when it is there.
+test: deps test-rust test-peer
+
+test-rust:
+	$(CARGO) test --workspace --no-fail-fast
+
+test-peer:
+	./dataplane/tests/captures/check-live.sh
+
+demo: deps
+	./deploy/demo.sh
+
+bench: deps
+	$(CARGO) run --release -p macsec-bench
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,57 @@
+//! `macsecctl`: the operator CLI of the MACsec appliance.
+
+use std::process::ExitCode;
+
+use macsec_control::cli::{pcap_decrypt, UsageError};
+
+const USAGE: &str = "usage: macsecctl VERB [ARGS]
+
+verbs:
+  pcap-decrypt   validate and decrypt the MACsec frames of a pcap with a known SAK
+                 (macsecctl pcap-decrypt --help)
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((verb, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(2);
+    };
+    match verb.as_str() {
+        "pcap-decrypt" => pcap_decrypt_main(rest),
+        "-h" | "--help" | "help" => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        other => usage_error(&UsageError::new("VERB", "one of: pcap-decrypt", other)),
+    }
+}
+
+fn pcap_decrypt_main(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{}", pcap_decrypt::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let parsed = match pcap_decrypt::parse(args) {
+        Ok(p) => p,
+        Err(e) => return usage_error(&e),
+    };
+    let summary = match pcap_decrypt::run(&parsed) {
+        Ok(s) => s,
+        Err(e) => return usage_error(&e),
+    };
+    match serde_json::to_string(&summary) {
+        Ok(json) => println!("{json}"),
+        Err(e) => eprintln!("macsecctl: cannot print the summary: {e}"),
+    }
+    if summary.invalid > 0 {
+        eprintln!("macsecctl: {} of {} MACsec frames failed validation", summary.invalid, summary.macsec);
+        return ExitCode::from(1);
+    }
+    ExitCode::SUCCESS
+}
+
+fn usage_error(e: &UsageError) -> ExitCode {
+    eprintln!("macsecctl: {e}");
+    ExitCode::from(2)
+}

@@ -1,0 +1,5 @@
+//! MKA (IEEE 802.1X-2020 clauses 9 and 11) control plane.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod mka;

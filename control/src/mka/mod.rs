@@ -1,0 +1,1 @@
+//! MKA (placeholder, being written).

@@ -1,0 +1,1 @@
+//! Thin safe DPDK wrapper (placeholder, being written).

@@ -1,0 +1,1 @@
+//! bindgen bindings to the system libdpdk (placeholder, being written).
