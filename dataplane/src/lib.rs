@@ -5,6 +5,7 @@
 //! `unsafe` is allowed in exactly one module of this crate: the thin safe DPDK wrapper.
 #![deny(unsafe_code)]
 
+pub mod appliance;
 pub mod pcap_decrypt;
 pub mod secy;
 

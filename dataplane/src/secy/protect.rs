@@ -4,9 +4,9 @@
 //! of the User Data, so it ends up inside the protected (and encrypted) part.
 
 use super::counters::SecyStats;
-use super::sa::TxSc;
+use super::sa::{SaCrypto, TxSc};
 use super::sectag::{SecTagRepr, Tci, SECTAG_LEN_SCI};
-use super::{FrameBuf, SecyConfig, ICV_LEN};
+use super::{An, FrameBuf, Pn, Sci, SecyConfig, ICV_LEN};
 
 /// Octets DA and SA take in front of the SecTAG.
 pub const MAC_ADDRS_LEN: usize = 12;
@@ -42,31 +42,68 @@ pub enum TxDrop {
     NoRoom,
 }
 
-/// Protects `frame` in place with the encoding SA of `tx`.
+/// Protects `frame` in place with the encoding SA of `tx`, taking its next PN and counting.
 pub fn protect<B: FrameBuf>(
     cfg: &SecyConfig,
     tx: &mut TxSc,
     stats: &mut SecyStats,
     frame: &mut B,
 ) -> Result<TxVerdict, TxDrop> {
-    let len = frame.len();
-    if len < MAC_ADDRS_LEN + 2 {
-        return Err(TxDrop::Runt);
-    }
     if !cfg.protect_frames {
+        if frame.len() < MAC_ADDRS_LEN + 2 {
+            return Err(TxDrop::Runt);
+        }
         stats.out_pkts_untagged += 1;
         return Ok(TxVerdict::Untagged);
     }
-    if len + OVERHEAD > cfg.max_frame_len {
-        stats.out_pkts_too_long += 1;
-        return Err(TxDrop::TooLong);
-    }
+    check_len(cfg, frame.len()).inspect_err(|d| {
+        if *d == TxDrop::TooLong {
+            stats.out_pkts_too_long += 1;
+        }
+    })?;
     let an = tx.encoding_an.ok_or(TxDrop::NoSa)?;
     let sci = tx.sci;
     let sa = tx.sas[an.index()].as_mut().ok_or(TxDrop::NoSa)?;
     let pn = sa.take_pn().ok_or(TxDrop::PnExhausted)?;
-    grow(frame)?;
+    let user_len = frame.len() - MAC_ADDRS_LEN;
+    let verdict = protect_with(cfg, sci, an, pn, &sa.crypto, frame)?;
+    let octets = user_len as u64;
+    if verdict == TxVerdict::Encrypted {
+        sa.stats.out_pkts_encrypted += 1;
+        tx.stats.out_pkts_encrypted += 1;
+        tx.stats.out_octets_encrypted += octets;
+    } else {
+        sa.stats.out_pkts_protected += 1;
+        tx.stats.out_pkts_protected += 1;
+        tx.stats.out_octets_protected += octets;
+    }
+    Ok(verdict)
+}
 
+/// A frame of `len` octets can be protected: not a runt, and not too long once protected.
+pub fn check_len(cfg: &SecyConfig, len: usize) -> Result<(), TxDrop> {
+    if len < MAC_ADDRS_LEN + 2 {
+        return Err(TxDrop::Runt);
+    }
+    if len + OVERHEAD > cfg.max_frame_len {
+        return Err(TxDrop::TooLong);
+    }
+    Ok(())
+}
+
+/// Protects `frame` in place with SA `crypto`, AN `an` and packet number `pn` (the caller
+/// reserved it). No state, no counters: the multi-core runtime calls this from any worker.
+pub fn protect_with<B: FrameBuf>(
+    cfg: &SecyConfig,
+    sci: Sci,
+    an: An,
+    pn: Pn,
+    crypto: &SaCrypto,
+    frame: &mut B,
+) -> Result<TxVerdict, TxDrop> {
+    let len = frame.len();
+    check_len(cfg, len)?;
+    grow(frame)?;
     let user_len = len - MAC_ADDRS_LEN;
     // 802.1AE-2018 9.5: E and C are both set for confidentiality, both clear for integrity only.
     let tci = Tci::default().with(Tci::E, cfg.confidentiality).with(Tci::C, cfg.confidentiality);
@@ -82,21 +119,9 @@ pub fn protect<B: FrameBuf>(
     let (aad, rest) = bytes.split_at_mut(aad_len);
     let data_len = rest.len() - ICV_LEN;
     let (data, icv_out) = rest.split_at_mut(data_len);
-    let icv = sa.crypto.key().seal(&sa.crypto.iv(sci, pn), aad, data);
+    let icv = crypto.key().seal(&crypto.iv(sci, pn), aad, data);
     icv_out.copy_from_slice(&icv);
-
-    let octets = user_len as u64;
-    if cfg.confidentiality {
-        sa.stats.out_pkts_encrypted += 1;
-        tx.stats.out_pkts_encrypted += 1;
-        tx.stats.out_octets_encrypted += octets;
-        Ok(TxVerdict::Encrypted)
-    } else {
-        sa.stats.out_pkts_protected += 1;
-        tx.stats.out_pkts_protected += 1;
-        tx.stats.out_octets_protected += octets;
-        Ok(TxVerdict::Protected)
-    }
+    Ok(if cfg.confidentiality { TxVerdict::Encrypted } else { TxVerdict::Protected })
 }
 
 /// Makes room for the SecTAG in front and the ICV behind, or leaves the frame unchanged.

@@ -53,15 +53,17 @@ impl fmt::Display for SaError {
 
 impl std::error::Error for SaError {}
 
-/// The key and IV material of one SA.
-pub(crate) struct SaCrypto {
+/// The key and IV material of one SA: what every core protecting or validating with the SA
+/// shares (read-only).
+pub struct SaCrypto {
     key: Box<dyn GcmKey>,
     ssci: Option<Ssci>,
     salt: Option<Salt>,
 }
 
 impl SaCrypto {
-    fn new(backend: &dyn GcmBackend, suite: CipherSuite, sak: &Sak, p: &SaParams) -> Result<Self, SaError> {
+    /// Expands the SAK for `suite`; XPN suites need the SSCI and salt of `p`.
+    pub fn new(backend: &dyn GcmBackend, suite: CipherSuite, sak: &Sak, p: &SaParams) -> Result<Self, SaError> {
         if sak.len() != suite.key_len() {
             return Err(SaError::KeyLength { suite, got: sak.len() });
         }
@@ -81,14 +83,14 @@ impl SaCrypto {
     }
 
     /// The IV of the frame with `pn` sent on channel `sci`.
-    pub(crate) fn iv(&self, sci: Sci, pn: Pn) -> Iv {
+    pub fn iv(&self, sci: Sci, pn: Pn) -> Iv {
         match (self.ssci, &self.salt) {
             (Some(ssci), Some(salt)) => xpn::iv_xpn(ssci, pn, salt),
             _ => xpn::iv_gcm(sci, pn.wire()),
         }
     }
 
-    pub(crate) fn key(&self) -> &dyn GcmKey {
+    pub fn key(&self) -> &dyn GcmKey {
         &*self.key
     }
 }

@@ -10,7 +10,9 @@
 
 use super::counters::SecyStats;
 use super::protect::MAC_ADDRS_LEN;
-use super::sa::RxSc;
+use super::counters::{RxSaStats, RxScStats};
+use super::replay::ReplayWindow;
+use super::sa::{RxSc, SaCrypto};
 use super::sectag::{SecTag, SecTagRepr, ETHERTYPE_MACSEC};
 use super::{xpn, An, FrameBuf, Pn, Sci, SecyConfig, ValidateFrames, ICV_LEN};
 
@@ -122,15 +124,19 @@ pub fn classify<B: FrameBuf>(
 /// Verifies the ICV and decrypts in place (10.6.4, 14.1). `None` when validation is skipped
 /// (validateFrames Disabled and nothing to decrypt).
 pub fn verify<B: FrameBuf>(cfg: &SecyConfig, sc: &RxSc, c: &Classified, frame: &mut B) -> Option<bool> {
+    let sa = sc.sas[c.an.index()].as_ref()?;
+    verify_with(cfg, &sa.crypto, c, frame)
+}
+
+/// [`verify`] with the SA's key material given directly (the multi-core runtime shares it).
+pub fn verify_with<B: FrameBuf>(cfg: &SecyConfig, crypto: &SaCrypto, c: &Classified, frame: &mut B) -> Option<bool> {
     if !c.tag.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
         return None;
     }
-    let sa = sc.sas[c.an.index()].as_ref()?;
     let clear = if c.tag.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len) } else { c.secure_data_len };
     let aad_len = MAC_ADDRS_LEN + c.tag_len + clear;
-    let bytes = frame.bytes_mut();
-    let (aad, data_and_icv) = bytes.split_at_mut(aad_len);
-    Some(sa.crypto.key().open(&sa.crypto.iv(c.sci, c.pn), aad, data_and_icv).is_ok())
+    let (aad, data_and_icv) = frame.bytes_mut().split_at_mut(aad_len);
+    Some(crypto.key().open(&crypto.iv(c.sci, c.pn), aad, data_and_icv).is_ok())
 }
 
 /// Applies the replay check in order, updates the window and counters, and removes SecTAG and
@@ -147,47 +153,62 @@ pub fn finish<B: FrameBuf>(
         sc.sa_stats[c.an.index()].in_pkts_not_using_sa += 1;
         return RxVerdict::NotUsingSa;
     };
-    if cfg.replay_protect && sa.replay.check(c.pn).is_err() {
-        sc.stats.in_pkts_late += 1;
+    let verdict = decide(cfg, c, valid, &mut sa.replay, &mut sc.sa_stats[c.an.index()], &mut sc.stats);
+    if verdict.delivered() {
+        strip(frame, c.tag_len);
+    }
+    verdict
+}
+
+/// 10.6.5, in arrival order: the second replay check, the counters of the outcome, and the
+/// window update for a valid frame. Leaves the frame alone.
+pub fn decide(
+    cfg: &SecyConfig,
+    c: &Classified,
+    valid: Option<bool>,
+    replay: &mut ReplayWindow,
+    sa_stats: &mut RxSaStats,
+    sc_stats: &mut RxScStats,
+) -> RxVerdict {
+    if cfg.replay_protect && replay.check(c.pn).is_err() {
+        sc_stats.in_pkts_late += 1;
         return RxVerdict::Late;
     }
     if valid.is_some() {
         if c.tag.tci.e() {
-            sc.stats.in_octets_decrypted += c.secure_data_len as u64;
+            sc_stats.in_octets_decrypted += c.secure_data_len as u64;
         } else {
-            sc.stats.in_octets_validated += c.secure_data_len as u64;
+            sc_stats.in_octets_validated += c.secure_data_len as u64;
         }
     }
-    let below = sa.replay.is_below(c.pn);
-    let sa_stats = &mut sc.sa_stats[c.an.index()];
-    let verdict = match valid {
+    let below = replay.is_below(c.pn);
+    match valid {
         Some(false) if c.tag.tci.c() || cfg.validate_frames == ValidateFrames::Strict => {
             sa_stats.in_pkts_not_valid += 1;
-            return RxVerdict::NotValid;
+            RxVerdict::NotValid
         }
         Some(false) if cfg.validate_frames == ValidateFrames::Check => {
             sa_stats.in_pkts_invalid += 1;
             RxVerdict::Invalid
         }
         _ if below => {
-            sc.stats.in_pkts_delayed += 1;
+            sc_stats.in_pkts_delayed += 1;
             RxVerdict::Delayed
         }
         Some(true) => {
             sa_stats.in_pkts_ok += 1;
-            sa.replay.accept(c.pn, cfg.replay_window);
+            replay.accept(c.pn, cfg.replay_window);
             RxVerdict::Ok
         }
         _ => {
-            sc.stats.in_pkts_unchecked += 1;
+            sc_stats.in_pkts_unchecked += 1;
             RxVerdict::Unchecked
         }
-    };
-    strip(frame, c.tag_len);
-    verdict
+    }
 }
 
-fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
+/// 10.6.1: a frame without a SecTAG.
+pub fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
     if strict {
         stats.in_pkts_no_tag += 1;
         RxVerdict::NoTag
@@ -199,7 +220,7 @@ fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
 
 /// The SecTAG, its length and the Secure Data length, if the frame is long enough and the
 /// SecTAG passes the checks of 9.12.
-fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
+pub fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
     let tag = SecTag::new_checked(bytes.get(MAC_ADDRS_LEN..)?).ok()?;
     let tag_len = tag.header_len();
     let repr = SecTagRepr::parse(&tag).ok()?;
@@ -211,22 +232,23 @@ fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
 /// 9.9: the SCI is in the SecTAG (SC=1), or the source address ‖ 0x0001 (ES=1), or else that of
 /// the only receive SC.
 fn frame_sci(tag: &SecTagRepr, bytes: &[u8], scs: &[RxSc]) -> Option<Sci> {
+    explicit_sci(tag, bytes).or(match scs {
+        [only] => Some(only.sci),
+        _ => None,
+    })
+}
+
+/// The SCI a frame names itself: in the SecTAG (SC=1) or by ES=1 (source address ‖ 0x0001).
+pub fn explicit_sci(tag: &SecTagRepr, bytes: &[u8]) -> Option<Sci> {
     if let Some(sci) = tag.sci {
         return Some(sci);
     }
-    if tag.tci.es() {
-        let mut mac = [0u8; 6];
-        mac.copy_from_slice(&bytes[6..12]);
-        return Some(Sci::end_station(mac));
-    }
-    match scs {
-        [only] => Some(only.sci),
-        _ => None,
-    }
+    let mac: [u8; 6] = bytes.get(6..12)?.try_into().ok()?;
+    tag.tci.es().then(|| Sci::end_station(mac))
 }
 
 /// Removes the SecTAG and the ICV: DA and SA move up against the User Data.
-fn strip<B: FrameBuf>(frame: &mut B, tag_len: usize) {
+pub fn strip<B: FrameBuf>(frame: &mut B, tag_len: usize) {
     frame.bytes_mut().copy_within(0..MAC_ADDRS_LEN, tag_len);
     frame.trim_front(tag_len);
     frame.trim_back(ICV_LEN);

@@ -1,0 +1,6 @@
+//! The appliance around the SecY that needs no DPDK: config, static keys, encryption policy,
+//! key slots, metrics and the control-socket protocol. The DPDK runtime uses these.
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod static_keys;
