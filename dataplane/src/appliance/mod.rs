@@ -4,3 +4,5 @@
 
 pub mod config;
 pub mod static_keys;
+pub mod keyslot;
+pub mod stats;

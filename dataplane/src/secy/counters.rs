@@ -7,7 +7,7 @@
 macro_rules! counters {
     ($(#[$meta:meta])* pub struct $name:ident { $( $(#[doc = $doc:literal])+ $field:ident => $mib:literal, )+ }) => {
         $(#[$meta])*
-        #[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Default, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
         pub struct $name {
             $( $(#[doc = $doc])+ pub $field: u64, )+
         }
