@@ -6,3 +6,4 @@ pub mod config;
 pub mod static_keys;
 pub mod keyslot;
 pub mod stats;
+pub mod policy;
