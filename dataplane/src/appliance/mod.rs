@@ -7,3 +7,5 @@ pub mod static_keys;
 pub mod keyslot;
 pub mod stats;
 pub mod policy;
+pub mod pipeline;
+pub mod sa_manager;

@@ -23,6 +23,15 @@ macro_rules! counters {
                 Self::FIELDS.iter().zip([$( self.$field ),+])
             }
 
+            /// How many counters the struct has.
+            pub const LEN: usize = Self::FIELDS.len();
+
+            /// Sets the counters from `values`, in the order of [`Self::FIELDS`] (the inverse of
+            /// [`Self::values`]); missing values leave counters unchanged.
+            pub fn set_from(&mut self, values: &mut impl Iterator<Item = u64>) {
+                $( if let Some(v) = values.next() { self.$field = v; } )+
+            }
+
             /// Adds `other` into `self` (summing per-core or per-SA copies).
             pub fn merge(&mut self, other: &Self) {
                 $( self.$field = self.$field.wrapping_add(other.$field); )+

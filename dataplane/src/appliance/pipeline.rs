@@ -1,0 +1,625 @@
+//! The per-burst work of a SecY in the running appliance, over any [`FrameBuf`] (mbufs in the
+//! DPDK runtime, `Vec<u8>` in tests): policy, protect with PNs reserved per burst, validate
+//! with the replay check in arrival order, and the worker-owned counters.
+//!
+//! No allocation, lock or syscall here: everything is sized at start. Keys come from the RCU
+//! [`KeySlot`]; a worker looks at the slot's version once per burst.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use crossbeam_utils::CachePadded;
+
+use super::config::EncryptionMode;
+use super::keyslot::{KeyReader, KeySlot, SaTable};
+use super::policy::{self, HostAction, WireAction};
+use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
+use crate::secy::replay::ReplayWindow;
+use crate::secy::validate::{self, Classified, RxVerdict};
+use crate::secy::{
+    xpn, FrameBuf, Pn, RxSaStats, RxScStats, Sci, SecyConfig, SecyStats, TxSaStats, TxScStats, ValidateFrames,
+};
+
+/// Receive SCs (peer SCIs) per SecY. MACsec on a point-to-point link has one peer.
+pub const MAX_RX_SC: usize = 4;
+
+/// What to do with a frame after its stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Send it out of the other port.
+    Forward,
+    /// Free it (already counted).
+    Drop,
+    /// Hand it to the control process (EAPOL).
+    Punt,
+}
+
+/// The shared, start-time state of one SecY.
+pub struct SecyContext {
+    pub cfg: SecyConfig,
+    pub sci: Sci,
+    mode: AtomicU8,
+    pub slot: Arc<KeySlot>,
+    pub pn_threshold: u64,
+    /// Set by a worker when the Tx SA's next PN passed the threshold; the service lcore tells
+    /// control and clears it.
+    pub threshold_reached: AtomicBool,
+    /// Per worker export slots of the counters.
+    exports: Box<[CounterExport]>,
+}
+
+impl SecyContext {
+    pub fn new(cfg: SecyConfig, sci: Sci, mode: EncryptionMode, workers: usize, pn_threshold: u64) -> Arc<Self> {
+        Arc::new(SecyContext {
+            cfg,
+            sci,
+            mode: AtomicU8::new(mode_code(mode)),
+            slot: KeySlot::new(workers),
+            pn_threshold,
+            threshold_reached: AtomicBool::new(false),
+            exports: (0..workers).map(|_| CounterExport::default()).collect(),
+        })
+    }
+
+    pub fn mode(&self) -> EncryptionMode {
+        match self.mode.load(Ordering::Relaxed) {
+            0 => EncryptionMode::MustEncrypt,
+            1 => EncryptionMode::ShouldEncrypt,
+            _ => EncryptionMode::NoEncrypt,
+        }
+    }
+
+    /// Relaxed: a mode change takes effect at the next burst of each worker; nothing else is
+    /// ordered by it.
+    pub fn set_mode(&self, mode: EncryptionMode) {
+        self.mode.store(mode_code(mode), Ordering::Relaxed);
+    }
+
+    /// The counters of all workers, added up.
+    pub fn counters(&self) -> SecyCounters {
+        let mut total = SecyCounters::default();
+        for e in self.exports.iter() {
+            total.merge(&e.load());
+        }
+        total
+    }
+
+    pub fn export(&self, worker: usize) -> Option<&CounterExport> {
+        self.exports.get(worker)
+    }
+}
+
+fn mode_code(mode: EncryptionMode) -> u8 {
+    match mode {
+        EncryptionMode::MustEncrypt => 0,
+        EncryptionMode::ShouldEncrypt => 1,
+        _ => 2,
+    }
+}
+
+/// Counters a worker owns for one SecY: plain `u64`s, no atomics on the fast path.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SecyCounters {
+    pub secy: SecyStats,
+    pub tx_sc: TxScStats,
+    pub tx_sa: [TxSaStats; 4],
+    pub rx_sc: [RxScStats; MAX_RX_SC],
+    pub rx_sa: [[RxSaStats; 4]; MAX_RX_SC],
+    pub policy_drops_tx: u64,
+    pub policy_drops_rx: u64,
+    pub protect_drops: u64,
+    pub eapol_rx: u64,
+    pub eapol_tx: u64,
+    pub forwarded_tx: u64,
+    pub forwarded_rx: u64,
+}
+
+/// How many `u64`s a [`SecyCounters`] flattens to.
+const FLAT_LEN: usize = SecyStats::LEN
+    + TxScStats::LEN
+    + 4 * TxSaStats::LEN
+    + MAX_RX_SC * RxScStats::LEN
+    + MAX_RX_SC * 4 * RxSaStats::LEN
+    + 7;
+
+impl SecyCounters {
+    fn flatten(&self, out: &mut [u64; FLAT_LEN]) {
+        let extra = [
+            self.policy_drops_tx,
+            self.policy_drops_rx,
+            self.protect_drops,
+            self.eapol_rx,
+            self.eapol_tx,
+            self.forwarded_tx,
+            self.forwarded_rx,
+        ];
+        let values = self
+            .secy
+            .values()
+            .map(|(_, v)| v)
+            .chain(self.tx_sc.values().map(|(_, v)| v))
+            .chain(self.tx_sa.iter().flat_map(|s| s.values().map(|(_, v)| v)))
+            .chain(self.rx_sc.iter().flat_map(|s| s.values().map(|(_, v)| v)))
+            .chain(self.rx_sa.iter().flatten().flat_map(|s| s.values().map(|(_, v)| v)))
+            .chain(extra);
+        for (o, v) in out.iter_mut().zip(values) {
+            *o = v;
+        }
+    }
+
+    fn unflatten(flat: &[u64; FLAT_LEN]) -> Self {
+        let mut c = SecyCounters::default();
+        let mut it = flat.iter().copied();
+        c.secy.set_from(&mut it);
+        c.tx_sc.set_from(&mut it);
+        c.tx_sa.iter_mut().for_each(|s| s.set_from(&mut it));
+        c.rx_sc.iter_mut().for_each(|s| s.set_from(&mut it));
+        c.rx_sa.iter_mut().flatten().for_each(|s| s.set_from(&mut it));
+        for f in [
+            &mut c.policy_drops_tx,
+            &mut c.policy_drops_rx,
+            &mut c.protect_drops,
+            &mut c.eapol_rx,
+            &mut c.eapol_tx,
+            &mut c.forwarded_tx,
+            &mut c.forwarded_rx,
+        ] {
+            *f = it.next().unwrap_or(0);
+        }
+        c
+    }
+
+    pub fn merge(&mut self, o: &Self) {
+        self.secy.merge(&o.secy);
+        self.tx_sc.merge(&o.tx_sc);
+        self.tx_sa.iter_mut().zip(&o.tx_sa).for_each(|(a, b)| a.merge(b));
+        self.rx_sc.iter_mut().zip(&o.rx_sc).for_each(|(a, b)| a.merge(b));
+        self.rx_sa.iter_mut().flatten().zip(o.rx_sa.iter().flatten()).for_each(|(a, b)| a.merge(b));
+        self.policy_drops_tx += o.policy_drops_tx;
+        self.policy_drops_rx += o.policy_drops_rx;
+        self.protect_drops += o.protect_drops;
+        self.eapol_rx += o.eapol_rx;
+        self.eapol_tx += o.eapol_tx;
+        self.forwarded_tx += o.forwarded_tx;
+        self.forwarded_rx += o.forwarded_rx;
+    }
+}
+
+/// One worker's published copy of its counters, plus the replay state it owns.
+pub struct CounterExport {
+    values: CachePadded<[AtomicU64; FLAT_LEN]>,
+    /// nextPN and lowestPN per Rx SC slot and AN, from the stage that runs the replay check.
+    rx_pns: [[(AtomicU64, AtomicU64); 4]; MAX_RX_SC],
+}
+
+impl Default for CounterExport {
+    fn default() -> Self {
+        CounterExport {
+            values: CachePadded::new(std::array::from_fn(|_| AtomicU64::new(0))),
+            rx_pns: std::array::from_fn(|_| std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0)))),
+        }
+    }
+}
+
+impl CounterExport {
+    /// Worker side, on the drain tick. Relaxed: each value is read on its own; a snapshot a
+    /// few frames stale is fine.
+    pub fn store(&self, c: &SecyCounters, replay: &ReplayState) {
+        let mut flat = [0u64; FLAT_LEN];
+        c.flatten(&mut flat);
+        for (a, v) in self.values.iter().zip(flat) {
+            a.store(v, Ordering::Relaxed);
+        }
+        for (ch, row) in replay.windows.iter().enumerate() {
+            for (an, w) in row.iter().enumerate() {
+                if let Some((_, w)) = w {
+                    self.rx_pns[ch][an].0.store(w.next_pn().0, Ordering::Relaxed);
+                    self.rx_pns[ch][an].1.store(w.lowest_pn().0, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    pub fn load(&self) -> SecyCounters {
+        let mut flat = [0u64; FLAT_LEN];
+        for (v, a) in flat.iter_mut().zip(self.values.iter()) {
+            *v = a.load(Ordering::Relaxed);
+        }
+        SecyCounters::unflatten(&flat)
+    }
+
+    /// (nextPN, lowestPN) of an Rx SA slot as last exported.
+    pub fn rx_pn(&self, channel: usize, an: usize) -> Option<(u64, u64)> {
+        let (n, l) = self.rx_pns.get(channel)?.get(an)?;
+        Some((n.load(Ordering::Relaxed), l.load(Ordering::Relaxed)))
+    }
+}
+
+/// Replay windows per Rx SC slot and AN, each tagged with the id of the SA it belongs to; a
+/// new SA on the same AN starts a fresh window at its lowest acceptable PN.
+#[derive(Default)]
+pub struct ReplayState {
+    windows: [[Option<(u64, ReplayWindow)>; 4]; MAX_RX_SC],
+}
+
+impl ReplayState {
+    fn window(&mut self, channel: usize, an: usize, sa_id: u64, lowest: Pn) -> Option<&mut ReplayWindow> {
+        let slot = self.windows.get_mut(channel)?.get_mut(an)?;
+        if !matches!(slot, Some((id, _)) if *id == sa_id) {
+            *slot = Some((sa_id, ReplayWindow::new(lowest)));
+        }
+        slot.as_mut().map(|(_, w)| w)
+    }
+
+    /// The lowest acceptable PN the replay stage holds for a SA (for XPN recovery).
+    fn lowest(&self, channel: usize, an: usize, sa_id: u64) -> Option<Pn> {
+        match self.windows.get(channel)?.get(an)? {
+            Some((id, w)) if *id == sa_id => Some(w.lowest_pn()),
+            _ => None,
+        }
+    }
+}
+
+/// One worker's state for one SecY: its key reader, counters and (for the stage that runs the
+/// replay check) the replay windows.
+pub struct SecyWorker {
+    pub ctx: Arc<SecyContext>,
+    pub worker: usize,
+    keys: KeyReader,
+    pub counters: SecyCounters,
+    pub replay: ReplayState,
+}
+
+impl SecyWorker {
+    pub fn new(ctx: Arc<SecyContext>, worker: usize) -> Self {
+        let keys = KeyReader::new(ctx.slot.clone(), worker);
+        SecyWorker { ctx, worker, keys, counters: SecyCounters::default(), replay: ReplayState::default() }
+    }
+
+    /// Publishes counters and PN state (call on the drain tick).
+    pub fn export(&self) {
+        if let Some(e) = self.ctx.export(self.worker) {
+            e.store(&self.counters, &self.replay);
+        }
+    }
+
+    /// The end of a burst: this worker holds no older key table.
+    pub fn quiescent(&self) {
+        self.keys.quiescent();
+    }
+
+    /// The worker stops: retirement must not wait for it.
+    pub fn offline(&self) {
+        self.export();
+        self.keys.offline();
+    }
+
+    /// Host → wire for a burst: policy, then protect with PNs reserved by one atomic add.
+    pub fn protect_burst<B: FrameBuf>(&mut self, frames: &mut [B], out: &mut [Disposition]) {
+        let table = self.keys.refresh();
+        let mode = self.ctx.mode();
+        let secured = table.has_any_sa();
+        let tx = table.tx.clone();
+        let n = frames.len().min(out.len());
+        let mut to_protect = 0u64;
+        for (f, d) in frames.iter().zip(out.iter_mut()).take(n) {
+            *d = match policy::host_action(mode, tx.is_some(), secured) {
+                HostAction::Protect if protect::check_len(&self.ctx.cfg, f.len()).is_ok() => {
+                    to_protect += 1;
+                    Disposition::Forward
+                }
+                HostAction::Protect => {
+                    self.count_tx_drop(protect::check_len(&self.ctx.cfg, f.len()).err());
+                    Disposition::Drop
+                }
+                HostAction::PassClear => {
+                    self.counters.forwarded_tx += 1;
+                    Disposition::Forward
+                }
+                HostAction::Drop => {
+                    self.counters.policy_drops_tx += 1;
+                    Disposition::Drop
+                }
+            };
+        }
+        let Some(tx) = tx.filter(|_| to_protect > 0) else { return };
+        // One atomic add reserves the whole burst's PNs (ARCHITECTURE.md, PN order).
+        let Some(first) = tx.reserve(to_protect) else {
+            self.drop_all_protect(frames, out, n);
+            return;
+        };
+        if first.0 + to_protect > self.ctx.pn_threshold {
+            self.ctx.threshold_reached.store(true, Ordering::Relaxed);
+        }
+        let mut pn = first.0;
+        for (f, d) in frames.iter_mut().zip(out.iter_mut()).take(n) {
+            if *d != Disposition::Forward || policy::host_action(mode, true, secured) != HostAction::Protect {
+                continue;
+            }
+            let user = (f.len() - MAC_ADDRS_LEN) as u64;
+            match protect::protect_with(&self.ctx.cfg, self.ctx.sci, tx.an, Pn(pn), &tx.crypto, f) {
+                Ok(v) => self.count_protected(v, tx.an.index(), user),
+                Err(e) => {
+                    self.count_tx_drop(Some(e));
+                    *d = Disposition::Drop;
+                }
+            }
+            pn += 1;
+        }
+    }
+
+    fn drop_all_protect<B: FrameBuf>(&mut self, frames: &[B], out: &mut [Disposition], n: usize) {
+        for (_, d) in frames.iter().zip(out.iter_mut()).take(n) {
+            if *d == Disposition::Forward {
+                *d = Disposition::Drop;
+                self.counters.protect_drops += 1;
+            }
+        }
+    }
+
+    fn count_protected(&mut self, v: TxVerdict, an: usize, user_octets: u64) {
+        self.counters.forwarded_tx += 1;
+        if v == TxVerdict::Encrypted {
+            self.counters.tx_sa[an].out_pkts_encrypted += 1;
+            self.counters.tx_sc.out_pkts_encrypted += 1;
+            self.counters.tx_sc.out_octets_encrypted += user_octets;
+        } else {
+            self.counters.tx_sa[an].out_pkts_protected += 1;
+            self.counters.tx_sc.out_pkts_protected += 1;
+            self.counters.tx_sc.out_octets_protected += user_octets;
+        }
+    }
+
+    fn count_tx_drop(&mut self, e: Option<TxDrop>) {
+        match e {
+            Some(TxDrop::TooLong) => self.counters.secy.out_pkts_too_long += 1,
+            _ => self.counters.protect_drops += 1,
+        }
+    }
+}
+
+impl SecyWorker {
+    /// Wire → host for a burst, all phases on this worker (one worker per direction): policy,
+    /// SecTAG checks, crypto, then the replay check and window update in arrival order.
+    pub fn validate_burst<B: FrameBuf>(&mut self, frames: &mut [B], out: &mut [Disposition]) {
+        self.keys.refresh();
+        for (f, d) in frames.iter_mut().zip(out.iter_mut()) {
+            *d = self.validate_one(f);
+        }
+    }
+
+    fn validate_one<B: FrameBuf>(&mut self, frame: &mut B) -> Disposition {
+        let table: &SaTable = self.keys.table();
+        let mode = self.ctx.mode();
+        let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
+        match policy::wire_action(mode, ethertype, table.has_any_sa()) {
+            WireAction::Punt => {
+                self.counters.eapol_rx += 1;
+                return Disposition::Punt;
+            }
+            WireAction::PassClear => {
+                self.counters.forwarded_rx += 1;
+                self.counters.secy.in_pkts_untagged += 1;
+                return Disposition::Forward;
+            }
+            WireAction::DropClear => {
+                self.counters.policy_drops_rx += 1;
+                self.counters.secy.in_pkts_no_tag += 1;
+                return Disposition::Drop;
+            }
+            WireAction::Validate => {}
+        }
+        let verdict = self.receive(frame);
+        if verdict.delivered() {
+            self.counters.forwarded_rx += 1;
+            Disposition::Forward
+        } else {
+            Disposition::Drop
+        }
+    }
+
+    /// The 802.1AE receive path against the shared key table and this worker's replay state.
+    fn receive<B: FrameBuf>(&mut self, frame: &mut B) -> RxVerdict {
+        let cfg = &self.ctx.cfg;
+        let table = self.keys.table();
+        let strict = cfg.validate_frames == ValidateFrames::Strict;
+        let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn()) else {
+            self.counters.secy.in_pkts_bad_tag += 1;
+            return RxVerdict::BadTag;
+        };
+        let sci = validate::explicit_sci(&tag, frame.bytes()).or(match table.rx.as_slice() {
+            [only] => Some(only.sci),
+            _ => None,
+        });
+        let discard = strict || tag.tci.c();
+        let Some(ch) = sci.and_then(|s| table.rx_channel(s)).filter(|&c| c < MAX_RX_SC) else {
+            return self.no_sc(discard, frame, tag_len);
+        };
+        let channel = &table.rx[ch];
+        let an = tag.an.index();
+        let Some(sa) = channel.sas[an].clone() else {
+            return self.no_sa(discard, ch, an, frame, tag_len);
+        };
+        let lowest = self.replay.lowest(ch, an, sa.id).unwrap_or(sa.lowest_pn);
+        let pn = if cfg.cipher_suite.is_xpn() { xpn::recover(tag.pn, lowest) } else { Pn(u64::from(tag.pn)) };
+        let c = Classified { sci: channel.sci, sc_index: ch, an: tag.an, pn, tag, tag_len, secure_data_len };
+        let window = self.replay.window(ch, an, sa.id, sa.lowest_pn);
+        // 10.6.2: the early replay check, before any crypto.
+        if cfg.replay_protect && window.as_ref().is_some_and(|w| w.check(pn).is_err()) {
+            self.counters.rx_sc[ch].in_pkts_late += 1;
+            return RxVerdict::Late;
+        }
+        let valid = validate::verify_with(cfg, &sa.crypto, &c, frame);
+        let Some(window) = self.replay.window(ch, an, sa.id, sa.lowest_pn) else {
+            return RxVerdict::NotUsingSa;
+        };
+        let verdict =
+            validate::decide(cfg, &c, valid, window, &mut self.counters.rx_sa[ch][an], &mut self.counters.rx_sc[ch]);
+        if verdict.delivered() {
+            validate::strip(frame, tag_len);
+        }
+        verdict
+    }
+
+    fn no_sc<B: FrameBuf>(&mut self, discard: bool, frame: &mut B, tag_len: usize) -> RxVerdict {
+        if discard {
+            self.counters.secy.in_pkts_no_sci += 1;
+            return RxVerdict::NoSci;
+        }
+        self.counters.secy.in_pkts_unknown_sci += 1;
+        validate::strip(frame, tag_len);
+        RxVerdict::UnknownSci
+    }
+
+    fn no_sa<B: FrameBuf>(&mut self, discard: bool, ch: usize, an: usize, frame: &mut B, tag_len: usize) -> RxVerdict {
+        if discard {
+            self.counters.rx_sa[ch][an].in_pkts_not_using_sa += 1;
+            return RxVerdict::NotUsingSa;
+        }
+        self.counters.rx_sa[ch][an].in_pkts_unused_sa += 1;
+        validate::strip(frame, tag_len);
+        RxVerdict::UnusedSa
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::appliance::sa_manager::SaManager;
+    use crate::secy::{An, CipherSuite, RingBackend, SaParams, Sak, Salt, Ssci};
+
+    const A: Sci = Sci(0x0200_0000_000a_0001);
+    const B: Sci = Sci(0x0200_0000_000b_0001);
+
+    struct Side {
+        ctx: Arc<SecyContext>,
+        worker: SecyWorker,
+        keys: SaManager,
+    }
+
+    fn side(sci: Sci, mode: EncryptionMode, threshold: u64) -> Side {
+        let suite = CipherSuite::GcmAesXpn256;
+        let ctx = SecyContext::new(SecyConfig::new(suite), sci, mode, 1, threshold);
+        let keys = SaManager::new(ctx.slot.clone(), Arc::new(RingBackend), suite);
+        Side { worker: SecyWorker::new(ctx.clone(), 0), ctx, keys }
+    }
+
+    fn params(an: u8, ssci: u32) -> SaParams {
+        SaParams { an: An::new(an).unwrap(), pn: Pn(1), ssci: Some(Ssci(ssci)), salt: Some(Salt([5; 12])) }
+    }
+
+    /// A sends to B with SAK `k` on AN `an` (Rx first, then Tx: make before break).
+    fn key(a: &mut Side, b: &mut Side, an: u8, k: u8) {
+        let sak = Sak::from_slice(&[k; 32]).unwrap();
+        b.keys.install_rx_sa(A, &sak, &params(an, 1)).unwrap();
+        a.keys.install_tx_sa(&sak, &params(an, 1)).unwrap();
+        a.keys.enable_tx_sa(An::new(an).unwrap()).unwrap();
+    }
+
+    fn frames(n: usize, ethertype: u16) -> Vec<Vec<u8>> {
+        (0..n)
+            .map(|i| {
+                let mut f = vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a];
+                f.extend(ethertype.to_be_bytes());
+                f.extend((0..46 + i % 1400).map(|b| (b + i) as u8));
+                f
+            })
+            .collect()
+    }
+
+    /// Runs a burst through A's protect and B's validate; returns what B delivered.
+    fn send(a: &mut Side, b: &mut Side, burst: &[Vec<u8>]) -> (Vec<Disposition>, Vec<Vec<u8>>) {
+        let mut wire = burst.to_vec();
+        let mut d = vec![Disposition::Drop; wire.len()];
+        a.worker.protect_burst(&mut wire, &mut d);
+        let mut sent: Vec<Vec<u8>> = wire.into_iter().zip(&d).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
+        let mut rd = vec![Disposition::Drop; sent.len()];
+        b.worker.validate_burst(&mut sent, &mut rd);
+        a.worker.quiescent();
+        b.worker.quiescent();
+        let delivered = sent.into_iter().zip(&rd).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
+        (d, delivered)
+    }
+
+    #[test]
+    fn protect_and_validate_bursts() {
+        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        key(&mut a, &mut b, 0, 1);
+        let all = frames(100, 0x0800);
+        for burst in all.chunks(32) {
+            let (_, got) = send(&mut a, &mut b, burst);
+            assert_eq!(got, burst);
+        }
+        assert_eq!(a.worker.counters.tx_sc.out_pkts_encrypted, 100);
+        assert_eq!(b.worker.counters.rx_sa[0][0].in_pkts_ok, 100);
+        assert_eq!(a.keys.tx_next_pn(), Some(Pn(101)));
+        b.worker.export();
+        assert_eq!(b.ctx.counters().rx_sa[0][0].in_pkts_ok, 100);
+        assert_eq!(b.ctx.export(0).unwrap().rx_pn(0, 0), Some((101, 101)));
+    }
+
+    #[test]
+    fn rekey_loses_no_frame() {
+        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        key(&mut a, &mut b, 0, 1);
+        let all = frames(64, 0x0800);
+        // Frames protected with AN 0 are still in flight when the keys change.
+        let mut in_flight = all[..32].to_vec();
+        let mut d = vec![Disposition::Drop; 32];
+        a.worker.protect_burst(&mut in_flight, &mut d);
+        key(&mut a, &mut b, 1, 2);
+        let (_, got) = send(&mut a, &mut b, &all[32..]);
+        assert_eq!(got.len(), 32);
+        let mut rd = vec![Disposition::Drop; 32];
+        b.worker.validate_burst(&mut in_flight, &mut rd);
+        assert!(rd.iter().all(|d| *d == Disposition::Forward));
+        assert_eq!(in_flight, &all[..32]);
+        b.keys.delete_rx_sa(A, An::new(0).unwrap());
+        let c = &b.worker.counters;
+        assert_eq!(c.rx_sa[0][0].in_pkts_ok + c.rx_sa[0][1].in_pkts_ok, 64);
+        assert_eq!(c.rx_sc[0].in_pkts_late + c.rx_sa[0][0].in_pkts_not_valid, 0);
+    }
+
+    #[test]
+    fn must_encrypt_without_sa_drops_both_ways() {
+        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        let (d, got) = send(&mut a, &mut b, &frames(5, 0x0800));
+        assert!(d.iter().all(|d| *d == Disposition::Drop) && got.is_empty());
+        assert_eq!(a.worker.counters.policy_drops_tx, 5);
+        let mut clear = frames(3, 0x0800);
+        let mut rd = vec![Disposition::Forward; 3];
+        b.worker.validate_burst(&mut clear, &mut rd);
+        assert!(rd.iter().all(|d| *d == Disposition::Drop));
+        assert_eq!(b.worker.counters.secy.in_pkts_no_tag, 3);
+        let mut eapol = frames(1, policy::ETHERTYPE_EAPOL);
+        b.worker.validate_burst(&mut eapol, &mut rd[..1]);
+        assert_eq!(rd[0], Disposition::Punt);
+    }
+
+    #[test]
+    fn should_encrypt_passes_clear_until_keyed() {
+        let (mut a, mut b) =
+            (side(A, EncryptionMode::ShouldEncrypt, u64::MAX), side(B, EncryptionMode::ShouldEncrypt, u64::MAX));
+        let burst = frames(4, 0x0800);
+        let (_, got) = send(&mut a, &mut b, &burst);
+        assert_eq!(got, burst, "clear both ways before any SA");
+        key(&mut a, &mut b, 0, 3);
+        let (_, got) = send(&mut a, &mut b, &burst);
+        assert_eq!(got, burst);
+        assert_eq!(b.worker.counters.rx_sa[0][0].in_pkts_ok, 4);
+        let mut clear = burst.clone();
+        let mut rd = vec![Disposition::Forward; 4];
+        b.worker.validate_burst(&mut clear, &mut rd);
+        assert!(rd.iter().all(|d| *d == Disposition::Drop), "clear frames stop once secured");
+    }
+
+    #[test]
+    fn pn_threshold_is_flagged() {
+        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, 40), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        key(&mut a, &mut b, 0, 1);
+        send(&mut a, &mut b, &frames(32, 0x0800));
+        assert!(!a.ctx.threshold_reached.load(Ordering::Relaxed));
+        send(&mut a, &mut b, &frames(32, 0x0800));
+        assert!(a.ctx.threshold_reached.load(Ordering::Relaxed));
+    }
+}
