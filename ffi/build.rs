@@ -13,6 +13,9 @@ fn main() {
         Err(e) => panic!("libdpdk >= 22.11 not found by pkg-config ({e}); run deploy/deps.sh (apt-get install libdpdk-dev)"),
     };
     let cflags = pkg_config_cflags();
+    // The ring PMD's constructor API (rte_eth_from_rings) is a driver library, not in the
+    // pkg-config link line of the shared build.
+    println!("cargo:rustc-link-lib=rte_net_ring");
 
     let mut cc = cc::Build::new();
     cc.file("shim.c").flag_if_supported("-march=corei7").define("ALLOW_EXPERIMENTAL_API", None);

@@ -1,0 +1,227 @@
+//! The mbuf newtype (one owner, freed exactly once) and a fixed-size burst of them.
+
+use std::ptr::NonNull;
+
+use crate::secy::{FrameBuf, NoRoom};
+
+/// Frames per burst.
+pub const BURST: usize = 32;
+
+/// One single-segment packet buffer. `Send` (ownership moves between lcores) but not `Sync`
+/// (never shared). Frees itself on drop; [`Mbuf::into_raw`] hands ownership to DPDK.
+#[repr(transparent)]
+#[derive(Debug)]
+pub struct Mbuf(NonNull<dpdk_sys::rte_mbuf>);
+
+// SAFETY: an mbuf has one owner at a time; sending it to another lcore moves that ownership.
+unsafe impl Send for Mbuf {} // deliberately not Sync
+
+impl Mbuf {
+    /// Takes ownership of `m`.
+    ///
+    /// # Safety
+    /// `m` must be a valid mbuf that nobody else owns or will free.
+    pub unsafe fn from_raw(m: NonNull<dpdk_sys::rte_mbuf>) -> Self {
+        Mbuf(m)
+    }
+
+    /// Gives up ownership: the caller (a PMD, a ring) now frees it.
+    pub fn into_raw(self) -> *mut dpdk_sys::rte_mbuf {
+        std::mem::ManuallyDrop::new(self).0.as_ptr()
+    }
+
+    fn raw(&self) -> &dpdk_sys::rte_mbuf {
+        // SAFETY: we own a valid mbuf; reading its header is fine.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The frame (first segment; our pools make single-segment mbufs).
+    pub fn data(&self) -> &[u8] {
+        let m = self.raw();
+        // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's buffer, which we own.
+        unsafe { std::slice::from_raw_parts(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)), usize::from(m.data_len)) }
+    }
+
+    pub fn data_mut(&mut self) -> &mut [u8] {
+        let m = self.raw();
+        let (addr, off, len) = (m.buf_addr.cast::<u8>(), usize::from(m.data_off), usize::from(m.data_len));
+        // SAFETY: as in `data`, and `&mut self` makes the access exclusive.
+        unsafe { std::slice::from_raw_parts_mut(addr.add(off), len) }
+    }
+
+    /// Sets the frame length to `len` and copies `bytes` in (for generators and tests).
+    pub fn fill(&mut self, bytes: &[u8]) -> Result<(), NoRoom> {
+        let cur = self.data().len();
+        if bytes.len() > cur {
+            self.append(bytes.len() - cur)?;
+        } else {
+            self.trim_back(cur - bytes.len());
+        }
+        self.data_mut().copy_from_slice(bytes);
+        Ok(())
+    }
+
+    /// The input port the PMD stamped.
+    pub fn port(&self) -> u16 {
+        self.raw().port
+    }
+}
+
+impl Drop for Mbuf {
+    fn drop(&mut self) {
+        // SAFETY: we are the only owner; the mbuf goes back to its pool exactly once.
+        unsafe { dpdk_sys::shim_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+impl FrameBuf for Mbuf {
+    fn bytes(&self) -> &[u8] {
+        self.data()
+    }
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        self.data_mut()
+    }
+    fn prepend(&mut self, n: usize) -> Result<(), NoRoom> {
+        let n = u16::try_from(n).map_err(|_| NoRoom)?;
+        // SAFETY: valid owned mbuf; NULL means no headroom and changes nothing.
+        let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.0.as_ptr(), n) };
+        if p.is_null() { Err(NoRoom) } else { Ok(()) }
+    }
+    fn append(&mut self, n: usize) -> Result<(), NoRoom> {
+        let n = u16::try_from(n).map_err(|_| NoRoom)?;
+        // SAFETY: valid owned mbuf; NULL means no tailroom and changes nothing.
+        let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.0.as_ptr(), n) };
+        if p.is_null() { Err(NoRoom) } else { Ok(()) }
+    }
+    fn trim_front(&mut self, n: usize) {
+        let n = n.min(self.data().len()) as u16;
+        // SAFETY: n ≤ data_len, so adj succeeds.
+        unsafe { dpdk_sys::shim_pktmbuf_adj(self.0.as_ptr(), n) };
+    }
+    fn trim_back(&mut self, n: usize) {
+        let n = n.min(self.data().len()) as u16;
+        // SAFETY: n ≤ data_len, so trim succeeds.
+        unsafe { dpdk_sys::shim_pktmbuf_trim(self.0.as_ptr(), n) };
+    }
+}
+
+/// Up to [`BURST`] owned mbufs in a fixed array: no allocation per burst.
+pub struct MbufBurst {
+    ptrs: [*mut dpdk_sys::rte_mbuf; BURST],
+    len: usize,
+}
+
+// SAFETY: the burst owns its mbufs exclusively (see Mbuf).
+unsafe impl Send for MbufBurst {}
+
+impl Default for MbufBurst {
+    fn default() -> Self {
+        MbufBurst { ptrs: [std::ptr::null_mut(); BURST], len: 0 }
+    }
+}
+
+impl MbufBurst {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.len == BURST
+    }
+
+    /// Adds an mbuf; gives it back when the burst is full.
+    pub fn push(&mut self, m: Mbuf) -> Result<(), Mbuf> {
+        if self.len == BURST {
+            return Err(m);
+        }
+        self.ptrs[self.len] = m.into_raw();
+        self.len += 1;
+        Ok(())
+    }
+
+    /// Takes the last mbuf out.
+    pub fn pop(&mut self) -> Option<Mbuf> {
+        let i = self.len.checked_sub(1)?;
+        self.len = i;
+        // SAFETY: index i < old len holds a non-null owned mbuf; ownership moves out here.
+        Some(unsafe { Mbuf::from_raw(NonNull::new_unchecked(self.ptrs[i])) })
+    }
+
+    /// The mbufs as a slice the SecY can work on.
+    pub fn as_mut_slice(&mut self) -> &mut [Mbuf] {
+        // SAFETY: Mbuf is repr(transparent) over NonNull<rte_mbuf>; the first `len` pointers
+        // are non-null mbufs this burst owns, so they are valid `Mbuf`s borrowed mutably.
+        unsafe { std::slice::from_raw_parts_mut(self.ptrs.as_mut_ptr().cast::<Mbuf>(), self.len) }
+    }
+
+    /// Moves every mbuf for which `keep(index)` is false into `other` (in order, as long as it
+    /// has room; the rest are freed) and compacts the kept ones. Returns how many were freed.
+    pub fn split_off_where(&mut self, mut keep: impl FnMut(usize) -> bool, other: Option<&mut MbufBurst>) -> usize {
+        let mut other = other;
+        let mut kept = 0;
+        let mut freed = 0;
+        for i in 0..self.len {
+            let p = self.ptrs[i];
+            if keep(i) {
+                self.ptrs[kept] = p;
+                kept += 1;
+                continue;
+            }
+            // SAFETY: p is one of our non-null owned mbufs; ownership moves to `m` here.
+            let m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(p)) };
+            let rejected = match other.as_deref_mut() {
+                Some(o) => o.push(m).err(),
+                None => Some(m),
+            };
+            if let Some(m) = rejected {
+                drop(m);
+                freed += 1;
+            }
+        }
+        self.len = kept;
+        freed
+    }
+
+    /// Raw pointers for `rte_eth_rx_burst` to fill: the burst must be empty.
+    pub(crate) fn fill_with(&mut self, f: impl FnOnce(*mut *mut dpdk_sys::rte_mbuf, u16) -> u16) {
+        debug_assert!(self.len == 0);
+        let n = f(self.ptrs.as_mut_ptr(), BURST as u16);
+        self.len = usize::from(n).min(BURST);
+    }
+
+    /// Hands the first `n` mbufs to DPDK (a PMD accepted them) and keeps the rest in order.
+    pub(crate) fn consumed(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.ptrs.copy_within(n..self.len, 0);
+        self.len -= n;
+    }
+
+    pub(crate) fn as_mut_ptr(&mut self) -> *mut *mut dpdk_sys::rte_mbuf {
+        self.ptrs.as_mut_ptr()
+    }
+
+    /// Frees every mbuf in the burst; returns how many.
+    pub fn free_all(&mut self) -> usize {
+        let n = self.len;
+        if n > 0 {
+            // SAFETY: the first n pointers are owned mbufs; they are freed once and forgotten.
+            unsafe { dpdk_sys::shim_pktmbuf_free_bulk(self.ptrs.as_mut_ptr(), n as u32) };
+        }
+        self.len = 0;
+        n
+    }
+}
+
+impl Drop for MbufBurst {
+    fn drop(&mut self) {
+        self.free_all();
+    }
+}
