@@ -16,7 +16,7 @@ build: deps
 
 # Unit, vector, property and DPDK tests, then pcap-decrypt against captures made live with the
 # real peer (Linux macsec in a VM, ../shared/peer) when it is there.
-test: deps test-rust test-peer
+test: deps lint test-rust test-peer
 
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast

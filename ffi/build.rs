@@ -10,7 +10,9 @@ fn main() {
     println!("cargo:rerun-if-changed=shim.c");
     let dpdk = match pkg_config::Config::new().atleast_version("22.11").probe("libdpdk") {
         Ok(lib) => lib,
-        Err(e) => panic!("libdpdk >= 22.11 not found by pkg-config ({e}); run deploy/deps.sh (apt-get install libdpdk-dev)"),
+        Err(e) => {
+            panic!("libdpdk >= 22.11 not found by pkg-config ({e}); run deploy/deps.sh (apt-get install libdpdk-dev)")
+        }
     };
     let cflags = pkg_config_cflags();
     // The ring PMD's constructor API (rte_eth_from_rings) is a driver library, not in the
@@ -54,7 +56,9 @@ fn main() {
 fn pkg_config_cflags() -> Vec<String> {
     let out = std::process::Command::new("pkg-config").args(["--cflags", "libdpdk"]).output();
     match out {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect(),
+        Ok(o) if o.status.success() => {
+            String::from_utf8_lossy(&o.stdout).split_whitespace().map(str::to_owned).collect()
+        }
         _ => Vec::new(),
     }
 }

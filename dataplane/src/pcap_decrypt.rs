@@ -16,9 +16,7 @@ use pcap_file::DataLink;
 use serde::Serialize;
 
 use crate::secy::sectag::{SecTag, ETHERTYPE_MACSEC};
-use crate::secy::{
-    An, CipherSuite, Pn, RingBackend, RxVerdict, SaParams, Sak, Salt, Sci, Secy, SecyConfig, Ssci,
-};
+use crate::secy::{An, CipherSuite, Pn, RingBackend, RxVerdict, SaParams, Sak, Salt, Sci, Secy, SecyConfig, Ssci};
 
 /// Which SSCI a transmitter uses (XPN only).
 #[derive(Clone, Debug, Default)]
@@ -68,7 +66,10 @@ pub enum Error {
     /// The input is not Ethernet (link type 1).
     NotEthernet(DataLink),
     /// The SAK does not fit the cipher suite.
-    KeyLength { suite: CipherSuite, got: usize },
+    KeyLength {
+        suite: CipherSuite,
+        got: usize,
+    },
     /// An XPN suite without a salt.
     MissingSalt,
     Read(pcap_file::PcapError),
@@ -78,14 +79,13 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NotPcap(e) => write!(f, "input: not a classic pcap file ({e}); convert pcapng with `editcap -F pcap`"),
+            Self::NotPcap(e) => {
+                write!(f, "input: not a classic pcap file ({e}); convert pcapng with `editcap -F pcap`")
+            }
             Self::NotEthernet(dl) => write!(f, "input: link type {dl:?}, expected Ethernet"),
-            Self::KeyLength { suite, got } => write!(
-                f,
-                "--sak: {suite} needs {} hex digits, got {}",
-                suite.key_len() * 2,
-                got * 2
-            ),
+            Self::KeyLength { suite, got } => {
+                write!(f, "--sak: {suite} needs {} hex digits, got {}", suite.key_len() * 2, got * 2)
+            }
             Self::MissingSalt => f.write_str("--salt: XPN cipher suites need the 24-hex-digit salt"),
             Self::Read(e) => write!(f, "input: {e}"),
             Self::Write(e) => write!(f, "output: {e}"),

@@ -23,7 +23,19 @@ fn frame(seq: u32) -> Vec<u8> {
 #[test]
 fn ten_thousand_frames_over_a_ring_wire() {
     let prefix = format!("dpring{}", std::process::id());
-    let args = ["dpdk-ring-test", "-l", "0", "--no-pci", "--no-huge", "-m", "256", "--file-prefix", &prefix, "--log-level", "lib.eal:error"];
+    let args = [
+        "dpdk-ring-test",
+        "-l",
+        "0",
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "256",
+        "--file-prefix",
+        &prefix,
+        "--log-level",
+        "lib.eal:error",
+    ];
     let eal = Eal::init(&args).expect("EAL init with --no-huge");
     assert!(Eal::init(&args).is_err(), "EAL initialises once per process");
 

@@ -33,15 +33,15 @@ pub fn parse(args: &[String]) -> Result<Args, UsageError> {
     let mut files = Vec::new();
     let mut it = args.iter();
     while let Some(arg) = it.next() {
-        let mut value = |name: &'static str| {
-            it.next().ok_or_else(|| UsageError::new(name, "a value after the option", "nothing"))
-        };
+        let mut value =
+            |name: &'static str| it.next().ok_or_else(|| UsageError::new(name, "a value after the option", "nothing"));
         match arg.as_str() {
             "--sak" => sak = Some(parse_sak("--sak", value("--sak")?)?),
             "--sak-file" => {
                 let path = value("--sak-file")?;
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| UsageError::new("--sak-file", "a readable file holding the SAK in hex", &e.to_string()))?;
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    UsageError::new("--sak-file", "a readable file holding the SAK in hex", &e.to_string())
+                })?;
                 sak = Some(parse_sak("--sak-file", &text)?);
             }
             "--cipher-suite" => {
@@ -61,13 +61,19 @@ pub fn parse(args: &[String]) -> Result<Args, UsageError> {
                 })?);
             }
             "--integrity-only" => integrity_only = true,
-            s if s.starts_with("--") => return Err(UsageError::new("pcap-decrypt", "one of the options in the usage", s)),
+            s if s.starts_with("--") => {
+                return Err(UsageError::new("pcap-decrypt", "one of the options in the usage", s))
+            }
             _ => files.push(PathBuf::from(arg)),
         }
     }
     let sak = sak.ok_or_else(|| UsageError::new("--sak", "32 or 64 hex digits", "nothing"))?;
     let suite = suite.ok_or_else(|| {
-        UsageError::new("--cipher-suite", "one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256", "nothing")
+        UsageError::new(
+            "--cipher-suite",
+            "one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256",
+            "nothing",
+        )
     })?;
     check_suite_params(suite, &sak, ssci_given, salt.is_some())?;
     let [input, output]: [PathBuf; 2] = files
@@ -147,16 +153,24 @@ mod tests {
     #[test]
     fn errors_name_the_argument_and_the_form() {
         let k63 = "a".repeat(63);
-        assert_eq!(err(&format!("--sak {k63} --cipher-suite gcm-aes-128 a b")), "--sak: expected 32 or 64 hex digits, got 63");
+        assert_eq!(
+            err(&format!("--sak {k63} --cipher-suite gcm-aes-128 a b")),
+            "--sak: expected 32 or 64 hex digits, got 63"
+        );
         let k32 = "ab".repeat(16);
-        assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-512 a b")).starts_with("--cipher-suite: expected one of"));
+        assert!(
+            err(&format!("--sak {k32} --cipher-suite gcm-aes-512 a b")).starts_with("--cipher-suite: expected one of")
+        );
         assert_eq!(
             err(&format!("--sak {k32} --cipher-suite gcm-aes-256 a b")),
             "--sak: expected 64 hex digits for gcm-aes-256, got 32"
         );
         assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-xpn-128 a b")).starts_with("--ssci:"));
-        assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-xpn-128 --ssci 1 --salt 00 a b")).starts_with("--salt: expected 24 hex digits"));
-        assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-128 a")).starts_with("files: expected IN.pcap OUT.pcap"));
+        assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-xpn-128 --ssci 1 --salt 00 a b"))
+            .starts_with("--salt: expected 24 hex digits"));
+        assert!(
+            err(&format!("--sak {k32} --cipher-suite gcm-aes-128 a")).starts_with("files: expected IN.pcap OUT.pcap")
+        );
         assert!(err(&format!("--sak {k32} --cipher-suite gcm-aes-128 --ssci x=1 a b")).starts_with("--ssci:"));
         let zz = "zz".repeat(16);
         assert!(!err(&format!("--sak {zz} --cipher-suite gcm-aes-128 a b")).contains("zz"));
@@ -172,6 +186,10 @@ mod tests {
         .unwrap();
         assert_eq!(a.options.ssci.default, Some(Ssci(16)));
         assert_eq!(a.options.ssci.per_sci.get(&Sci(0x0200_0000_000b_0001)), Some(&Ssci(2)));
-        assert!(parse(&args(&format!("--sak {k} --cipher-suite gcm-aes-xpn-256 --ssci 0200000000000b0001=2 --salt {} in out", "0c".repeat(12)))).is_err());
+        assert!(parse(&args(&format!(
+            "--sak {k} --cipher-suite gcm-aes-xpn-256 --ssci 0200000000000b0001=2 --salt {} in out",
+            "0c".repeat(12)
+        )))
+        .is_err());
     }
 }

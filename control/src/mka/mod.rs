@@ -1,1 +1,10 @@
-//! MKA (placeholder, being written).
+//! MKA, the MACsec Key Agreement protocol (IEEE 802.1X-2020 clauses 9 and 11).
+
+pub mod icv;
+pub mod kdf;
+pub mod key_wrap;
+pub mod keys;
+pub mod mkpdu;
+
+#[cfg(test)]
+mod tests;

@@ -201,14 +201,12 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         let eal = check_eal(raw.eal)?;
-        let control_socket = raw
-            .control
-            .and_then(|c| c.socket)
-            .unwrap_or_else(|| PathBuf::from("/run/macsec/dataplane.sock"));
+        let control_socket =
+            raw.control.and_then(|c| c.socket).unwrap_or_else(|| PathBuf::from("/run/macsec/dataplane.sock"));
         let listen = raw.metrics.and_then(|m| m.listen).unwrap_or_else(|| "127.0.0.1:9464".to_owned());
-        let metrics_listen = listen
-            .parse()
-            .map_err(|_| ConfigError::new("metrics.listen", format!("{listen:?}"), "ADDRESS:PORT, e.g. \"127.0.0.1:9464\""))?;
+        let metrics_listen = listen.parse().map_err(|_| {
+            ConfigError::new("metrics.listen", format!("{listen:?}"), "ADDRESS:PORT, e.g. \"127.0.0.1:9464\"")
+        })?;
         if raw.connections.is_empty() {
             return Err(ConfigError::new("connections", "", "at least one [[connections]] section"));
         }
@@ -263,11 +261,21 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
 }
 
 fn check_eal(raw: Option<RawEal>) -> Result<Eal, ConfigError> {
-    let raw = raw.unwrap_or(RawEal { lcores: None, huge_pages: None, memory_mb: None, file_prefix: None, extra_args: vec![] });
+    let raw = raw.unwrap_or(RawEal {
+        lcores: None,
+        huge_pages: None,
+        memory_mb: None,
+        file_prefix: None,
+        extra_args: vec![],
+    });
     let lcores = raw.lcores.unwrap_or_else(|| "0,1".to_owned());
     let lcore_ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_digit() || ",-@()".contains(c));
     if !lcore_ok(&lcores) {
-        return Err(ConfigError::new("eal.lcores", format!("{lcores:?}"), "an EAL --lcores list such as \"0,1\" or \"0@0,1@1,2@1\""));
+        return Err(ConfigError::new(
+            "eal.lcores",
+            format!("{lcores:?}"),
+            "an EAL --lcores list such as \"0,1\" or \"0@0,1@1,2@1\"",
+        ));
     }
     let file_prefix = raw.file_prefix.unwrap_or_else(|| "macsec".to_owned());
     if file_prefix.is_empty() || !file_prefix.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
@@ -282,22 +290,31 @@ fn check_eal(raw: Option<RawEal>) -> Result<Eal, ConfigError> {
 
 fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigError> {
     let key = |k: &str| format!("connections[{i}].{k}");
-    let id = c.id.ok_or_else(|| ConfigError::new(key("id"), "", "a connection id such as \"dxcon-fgabc123\" (missing)"))?;
+    let id =
+        c.id.ok_or_else(|| ConfigError::new(key("id"), "", "a connection id such as \"dxcon-fgabc123\" (missing)"))?;
     if id.is_empty() || !id.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
         return Err(ConfigError::new(key("id"), format!("{id:?}"), "letters, digits, '-' or '_'"));
     }
-    let host_port = c.host_port.ok_or_else(|| ConfigError::new(key("host_port"), "", "a PCI address or vdev string (missing)"))?;
+    let host_port =
+        c.host_port.ok_or_else(|| ConfigError::new(key("host_port"), "", "a PCI address or vdev string (missing)"))?;
     check_device(&key("host_port"), &host_port)?;
     let wire_ports = wire_ports(i, c.wire_port, c.wire_ports)?;
     let suite_text = c.cipher_suite.unwrap_or_else(|| "gcm-aes-xpn-256".to_owned());
-    let cipher_suite = suite_text.parse::<CipherSuite>().map_err(|e| ConfigError::new(key("cipher_suite"), format!("{suite_text:?}"), e.to_string().trim_start_matches("expected ")))?;
+    let cipher_suite = suite_text.parse::<CipherSuite>().map_err(|e| {
+        ConfigError::new(key("cipher_suite"), format!("{suite_text:?}"), e.to_string().trim_start_matches("expected "))
+    })?;
     let mode_text = c.encryption_mode.unwrap_or_else(|| "should_encrypt".to_owned());
-    let encryption_mode = EncryptionMode::parse(&mode_text)
-        .ok_or_else(|| ConfigError::new(key("encryption_mode"), format!("{mode_text:?}"), "one of must_encrypt, should_encrypt, no_encrypt"))?;
+    let encryption_mode = EncryptionMode::parse(&mode_text).ok_or_else(|| {
+        ConfigError::new(
+            key("encryption_mode"),
+            format!("{mode_text:?}"),
+            "one of must_encrypt, should_encrypt, no_encrypt",
+        )
+    })?;
     let vf_text = c.validate_frames.unwrap_or_else(|| "strict".to_owned());
-    let validate_frames = vf_text
-        .parse::<ValidateFrames>()
-        .map_err(|e| ConfigError::new(key("validate_frames"), format!("{vf_text:?}"), e.trim_start_matches("expected ")))?;
+    let validate_frames = vf_text.parse::<ValidateFrames>().map_err(|e| {
+        ConfigError::new(key("validate_frames"), format!("{vf_text:?}"), e.trim_start_matches("expected "))
+    })?;
     let offset = c.confidentiality_offset.unwrap_or(0);
     let confidentiality_offset = ConfidentialityOffset::from_octets(offset as usize)
         .ok_or_else(|| ConfigError::new(key("confidentiality_offset"), offset, "0, 30 or 50 (AWS requires 0)"))?;
@@ -307,12 +324,20 @@ fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigErro
     }
     let max_frame_len = c.max_frame_len.unwrap_or(9216);
     if !(128..=16_128).contains(&max_frame_len) {
-        return Err(ConfigError::new(key("max_frame_len"), max_frame_len, "octets between 128 and 16128 (DA to ICV, no FCS)"));
+        return Err(ConfigError::new(
+            key("max_frame_len"),
+            max_frame_len,
+            "octets between 128 and 16128 (DA to ICV, no FCS)",
+        ));
     }
     let default_threshold = if cipher_suite.is_xpn() { XPN_PN_THRESHOLD } else { PN_THRESHOLD };
     let pn_threshold = c.pn_threshold.unwrap_or(default_threshold);
     if pn_threshold == 0 || pn_threshold > cipher_suite.max_pn() {
-        return Err(ConfigError::new(key("pn_threshold"), pn_threshold, format!("a PN between 1 and {:#x} for {cipher_suite}", cipher_suite.max_pn())));
+        return Err(ConfigError::new(
+            key("pn_threshold"),
+            pn_threshold,
+            format!("a PN between 1 and {:#x} for {cipher_suite}", cipher_suite.max_pn()),
+        ));
     }
     let key_source = key_source(i, c.key_source, c.static_key_file)?;
     Ok(Connection {
@@ -341,7 +366,11 @@ fn wire_ports(i: usize, one: Option<String>, many: Option<Vec<RawWirePort>>) -> 
             return Err(ConfigError::new(format!("connections[{i}]"), "", "either wire_port or wire_ports, not both"))
         }
         (None, None) => {
-            return Err(ConfigError::new(format!("connections[{i}].wire_port"), "", "a PCI address or vdev string (missing)"))
+            return Err(ConfigError::new(
+                format!("connections[{i}].wire_port"),
+                "",
+                "a PCI address or vdev string (missing)",
+            ))
         }
         (Some(d), None) => vec![WirePort { device: d, speed_gbps: None }],
         (None, Some(v)) if v.is_empty() => {
@@ -370,30 +399,41 @@ fn wire_ports(i: usize, one: Option<String>, many: Option<Vec<RawWirePort>>) -> 
 
 /// A PCI address (`0000:3b:00.0`) or a vdev string (`net_af_packet0,iface=eth1`).
 fn check_device(key: &str, dev: &str) -> Result<(), ConfigError> {
-    let pci = dev.len() == 12 && dev.chars().enumerate().all(|(i, c)| match i {
-        4 | 7 => c == ':',
-        10 => c == '.',
-        _ => c.is_ascii_hexdigit(),
-    });
+    let pci = dev.len() == 12
+        && dev.chars().enumerate().all(|(i, c)| match i {
+            4 | 7 => c == ':',
+            10 => c == '.',
+            _ => c.is_ascii_hexdigit(),
+        });
     let vdev = dev.starts_with("net_") && dev.chars().all(|c| c.is_ascii_graphic());
     if pci || vdev {
         Ok(())
     } else {
-        Err(ConfigError::new(key, format!("{dev:?}"), "a PCI address such as \"0000:3b:00.0\" or a vdev such as \"net_af_packet0,iface=eth1\""))
+        Err(ConfigError::new(
+            key,
+            format!("{dev:?}"),
+            "a PCI address such as \"0000:3b:00.0\" or a vdev such as \"net_af_packet0,iface=eth1\"",
+        ))
     }
 }
 
 fn key_source(i: usize, source: Option<String>, file: Option<PathBuf>) -> Result<KeySource, ConfigError> {
     match (source.as_deref().unwrap_or("control"), file) {
         ("control", None) => Ok(KeySource::Control),
-        ("control", Some(_)) => Err(ConfigError::new(
+        ("control", Some(_)) => {
+            Err(ConfigError::new(format!("connections[{i}].static_key_file"), "", "only with key_source = \"static\""))
+        }
+        ("static", Some(f)) => Ok(KeySource::Static(f)),
+        ("static", None) => Err(ConfigError::new(
             format!("connections[{i}].static_key_file"),
             "",
-            "only with key_source = \"static\"",
+            "a key file path (missing; key_source = \"static\" needs it)",
         )),
-        ("static", Some(f)) => Ok(KeySource::Static(f)),
-        ("static", None) => Err(ConfigError::new(format!("connections[{i}].static_key_file"), "", "a key file path (missing; key_source = \"static\" needs it)")),
-        (other, _) => Err(ConfigError::new(format!("connections[{i}].key_source"), format!("{other:?}"), "\"control\" or \"static\"")),
+        (other, _) => Err(ConfigError::new(
+            format!("connections[{i}].key_source"),
+            format!("{other:?}"),
+            "\"control\" or \"static\"",
+        )),
     }
 }
 
@@ -403,7 +443,11 @@ fn check_unique(conns: &[Connection]) -> Result<(), ConfigError> {
         let ports = std::iter::once(c.host_port.as_str()).chain(c.wire_ports.iter().map(|p| p.device.as_str()));
         for p in ports {
             if seen.contains(&p) {
-                return Err(ConfigError::new(format!("connections[{i}]"), format!("{p:?}"), "each port in one place only"));
+                return Err(ConfigError::new(
+                    format!("connections[{i}]"),
+                    format!("{p:?}"),
+                    "each port in one place only",
+                ));
             }
             seen.push(p);
         }
@@ -454,11 +498,19 @@ mod tests {
             err(&GOOD.replace("gcm-aes-xpn-256", "gcm-aes-512")),
             "connections[0].cipher_suite = \"gcm-aes-512\": expected one of gcm-aes-128, gcm-aes-256, gcm-aes-xpn-128, gcm-aes-xpn-256"
         );
-        assert_eq!(err(&GOOD.replace("id = \"dxcon-a\"", "")), "connections[0].id: a connection id such as \"dxcon-fgabc123\" (missing)");
-        assert_eq!(err(&GOOD.replace("huge_pages = false", "huge_pages = \"no\"")), "eal.huge_pages = \"no\": expected a boolean (line 4)");
+        assert_eq!(
+            err(&GOOD.replace("id = \"dxcon-a\"", "")),
+            "connections[0].id: a connection id such as \"dxcon-fgabc123\" (missing)"
+        );
+        assert_eq!(
+            err(&GOOD.replace("huge_pages = false", "huge_pages = \"no\"")),
+            "eal.huge_pages = \"no\": expected a boolean (line 4)"
+        );
         assert!(err(&GOOD.replace("[metrics]", "[metrics]\nlisten_on = 1")).contains("unknown field `listen_on`"));
-        assert!(err(&GOOD.replace("must_encrypt", "always")).starts_with("connections[0].encryption_mode = \"always\": expected one of"));
-        assert!(err(&GOOD.replace("wire_port = \"net_af_packet1,iface=wirea\"", "wire_port = \"eth1\"")).contains("PCI address"));
+        assert!(err(&GOOD.replace("must_encrypt", "always"))
+            .starts_with("connections[0].encryption_mode = \"always\": expected one of"));
+        assert!(err(&GOOD.replace("wire_port = \"net_af_packet1,iface=wirea\"", "wire_port = \"eth1\""))
+            .contains("PCI address"));
     }
 
     #[test]
@@ -471,14 +523,20 @@ mod tests {
             err(&lag),
             "connections[0].wire_ports[1].speed_gbps = 10: expected 100 Gbps like wire_ports[0]: LAG members must have equal speeds"
         );
-        assert_eq!(Config::parse(&lag.replace("speed_gbps = 10 ", "speed_gbps = 100 ")).unwrap().connections[0].wire_ports.len(), 2);
+        assert_eq!(
+            Config::parse(&lag.replace("speed_gbps = 10 ", "speed_gbps = 100 ")).unwrap().connections[0]
+                .wire_ports
+                .len(),
+            2
+        );
     }
 
     #[test]
     fn static_keys_need_a_file() {
         let s = GOOD.replace("[[connections]]", "[[connections]]\nkey_source = \"static\"");
         assert!(err(&s).starts_with("connections[0].static_key_file"));
-        let ok = s.replace("key_source = \"static\"", "key_source = \"static\"\nstatic_key_file = \"/etc/macsec/keys.toml\"");
+        let ok = s
+            .replace("key_source = \"static\"", "key_source = \"static\"\nstatic_key_file = \"/etc/macsec/keys.toml\"");
         assert!(matches!(Config::parse(&ok).unwrap().connections[0].key_source, KeySource::Static(_)));
     }
 }

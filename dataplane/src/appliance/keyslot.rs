@@ -211,7 +211,8 @@ mod tests {
     fn tx_key_id(an: u8, pn: u64, id: u64) -> Arc<TxSaKey> {
         let an = An::new(an).unwrap();
         let p = SaParams { an, pn: Pn(pn), ssci: None, salt: None };
-        let crypto = SaCrypto::new(&RingBackend, CipherSuite::GcmAes128, &Sak::from_slice(&[1; 16]).unwrap(), &p).unwrap();
+        let crypto =
+            SaCrypto::new(&RingBackend, CipherSuite::GcmAes128, &Sak::from_slice(&[1; 16]).unwrap(), &p).unwrap();
         Arc::new(TxSaKey::new(an, crypto, Pn(pn), u64::from(u32::MAX), id))
     }
 

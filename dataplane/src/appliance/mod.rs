@@ -3,9 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod static_keys;
 pub mod keyslot;
-pub mod stats;
-pub mod policy;
 pub mod pipeline;
+pub mod policy;
 pub mod sa_manager;
+pub mod static_keys;
+pub mod stats;

@@ -423,7 +423,8 @@ impl SecyWorker {
         let cfg = &self.ctx.cfg;
         let table = self.keys.table();
         let strict = cfg.validate_frames == ValidateFrames::Strict;
-        let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn()) else {
+        let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn())
+        else {
             self.counters.secy.in_pkts_bad_tag += 1;
             return RxVerdict::BadTag;
         };
@@ -532,18 +533,21 @@ mod tests {
         let mut wire = burst.to_vec();
         let mut d = vec![Disposition::Drop; wire.len()];
         a.worker.protect_burst(&mut wire, &mut d);
-        let mut sent: Vec<Vec<u8>> = wire.into_iter().zip(&d).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
+        let mut sent: Vec<Vec<u8>> =
+            wire.into_iter().zip(&d).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
         let mut rd = vec![Disposition::Drop; sent.len()];
         b.worker.validate_burst(&mut sent, &mut rd);
         a.worker.quiescent();
         b.worker.quiescent();
-        let delivered = sent.into_iter().zip(&rd).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
+        let delivered =
+            sent.into_iter().zip(&rd).filter(|(_, d)| **d == Disposition::Forward).map(|(f, _)| f).collect();
         (d, delivered)
     }
 
     #[test]
     fn protect_and_validate_bursts() {
-        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        let (mut a, mut b) =
+            (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
         key(&mut a, &mut b, 0, 1);
         let all = frames(100, 0x0800);
         for burst in all.chunks(32) {
@@ -560,7 +564,8 @@ mod tests {
 
     #[test]
     fn rekey_loses_no_frame() {
-        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        let (mut a, mut b) =
+            (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
         key(&mut a, &mut b, 0, 1);
         let all = frames(64, 0x0800);
         // Frames protected with AN 0 are still in flight when the keys change.
@@ -582,7 +587,8 @@ mod tests {
 
     #[test]
     fn must_encrypt_without_sa_drops_both_ways() {
-        let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
+        let (mut a, mut b) =
+            (side(A, EncryptionMode::MustEncrypt, u64::MAX), side(B, EncryptionMode::MustEncrypt, u64::MAX));
         let (d, got) = send(&mut a, &mut b, &frames(5, 0x0800));
         assert!(d.iter().all(|d| *d == Disposition::Drop) && got.is_empty());
         assert_eq!(a.worker.counters.policy_drops_tx, 5);

@@ -80,7 +80,8 @@ impl StaticKeys {
     /// Reads `path` (must not be readable by group or others) for a connection using `suite`.
     pub fn load(path: &Path, suite: CipherSuite) -> Result<Self, KeyFileError> {
         let name = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| KeyFileError(format!("{name}: cannot read the key file: {e}")))?;
+        let meta =
+            std::fs::metadata(path).map_err(|e| KeyFileError(format!("{name}: cannot read the key file: {e}")))?;
         check_mode(&name.to_string(), meta_mode(&meta))?;
         let mut text = std::fs::read_to_string(path).map_err(|e| KeyFileError(format!("{name}: {e}")))?;
         let keys = Self::parse(&text, suite).map_err(|e| KeyFileError(format!("{name}: {e}")));
@@ -94,17 +95,25 @@ impl StaticKeys {
         // position only.
         let raw: RawFile = toml::from_str(text).map_err(|e| {
             let at = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            KeyFileError(format!("not a valid key file at line {}: expected [[tx]]/[[rx]] tables with an, sak, pn, ssci, salt", at.unwrap_or(0)))
+            KeyFileError(format!(
+                "not a valid key file at line {}: expected [[tx]]/[[rx]] tables with an, sak, pn, ssci, salt",
+                at.unwrap_or(0)
+            ))
         })?;
         if raw.tx.is_empty() && raw.rx.is_empty() {
             return Err(KeyFileError("no [[tx]] or [[rx]] entry".to_owned()));
         }
-        let tx = raw.tx.iter().enumerate().map(|(i, r)| entry(&format!("tx[{i}]"), r, suite)).collect::<Result<_, _>>()?;
+        let tx =
+            raw.tx.iter().enumerate().map(|(i, r)| entry(&format!("tx[{i}]"), r, suite)).collect::<Result<_, _>>()?;
         let mut rx = Vec::new();
         for (i, r) in raw.rx.iter().enumerate() {
             let at = format!("rx[{i}]");
-            let sci = r.sci.as_deref().ok_or_else(|| KeyFileError(format!("{at}.sci: expected the peer's SCI, 16 hex digits (missing)")))?;
-            let sci = parse_sci(sci).ok_or_else(|| KeyFileError(format!("{at}.sci: expected 16 hex digits, got {:?}", sci)))?;
+            let sci = r
+                .sci
+                .as_deref()
+                .ok_or_else(|| KeyFileError(format!("{at}.sci: expected the peer's SCI, 16 hex digits (missing)")))?;
+            let sci = parse_sci(sci)
+                .ok_or_else(|| KeyFileError(format!("{at}.sci: expected 16 hex digits, got {:?}", sci)))?;
             rx.push((sci, entry(&at, r, suite)?));
         }
         Ok(StaticKeys { tx, rx })
@@ -120,9 +129,14 @@ fn entry(at: &str, r: &RawSa, suite: CipherSuite) -> Result<StaticSa, KeyFileErr
         return Err(KeyFileError(format!("{at}.pn: expected 1..={:#x} for {suite}, got {pn}", suite.max_pn())));
     }
     let (ssci, salt) = if suite.is_xpn() {
-        let ssci = r.ssci.ok_or_else(|| KeyFileError(format!("{at}.ssci: expected a 32-bit SSCI for {suite} (missing)")))?;
-        let salt = r.salt.as_deref().ok_or_else(|| KeyFileError(format!("{at}.salt: expected 24 hex digits for {suite} (missing)")))?;
-        let salt = Salt::from_hex(salt).ok_or_else(|| KeyFileError(format!("{at}.salt: expected 24 hex digits, got {} characters", salt.len())))?;
+        let ssci =
+            r.ssci.ok_or_else(|| KeyFileError(format!("{at}.ssci: expected a 32-bit SSCI for {suite} (missing)")))?;
+        let salt = r
+            .salt
+            .as_deref()
+            .ok_or_else(|| KeyFileError(format!("{at}.salt: expected 24 hex digits for {suite} (missing)")))?;
+        let salt = Salt::from_hex(salt)
+            .ok_or_else(|| KeyFileError(format!("{at}.salt: expected 24 hex digits, got {} characters", salt.len())))?;
         (Some(Ssci(ssci)), Some(salt))
     } else {
         (None, None)
@@ -186,7 +200,10 @@ mod tests {
         let broken = file(SAK).replace("an = 0\nsak", "an = 0\nsak = 1\nsak");
         let e = err(&broken, CipherSuite::GcmAesXpn256);
         assert!(!e.contains(SAK) && e.contains("line"), "{e}");
-        assert_eq!(check_mode("k", 0o100644).unwrap_err().to_string(), "k: mode 0644: expected 0600 or stricter (chmod 600)");
+        assert_eq!(
+            check_mode("k", 0o100644).unwrap_err().to_string(),
+            "k: mode 0644: expected 0600 or stricter (chmod 600)"
+        );
         assert!(check_mode("k", 0o100600).is_ok());
     }
 }

@@ -92,7 +92,7 @@ extern "C" fn trampoline(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` came from Box::into_raw in `launch` and is consumed here exactly once.
     let f = unsafe { Box::from_raw(arg.cast::<Box<dyn FnOnce() + Send>>()) };
     // A panic must not unwind into C.
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || f())) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(()) => 0,
         Err(_) => -1,
     }

@@ -39,7 +39,9 @@ impl Mbuf {
     pub fn data(&self) -> &[u8] {
         let m = self.raw();
         // SAFETY: buf_addr + data_off .. + data_len lies inside the mbuf's buffer, which we own.
-        unsafe { std::slice::from_raw_parts(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)), usize::from(m.data_len)) }
+        unsafe {
+            std::slice::from_raw_parts(m.buf_addr.cast::<u8>().add(usize::from(m.data_off)), usize::from(m.data_len))
+        }
     }
 
     pub fn data_mut(&mut self) -> &mut [u8] {
@@ -85,13 +87,21 @@ impl FrameBuf for Mbuf {
         let n = u16::try_from(n).map_err(|_| NoRoom)?;
         // SAFETY: valid owned mbuf; NULL means no headroom and changes nothing.
         let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.0.as_ptr(), n) };
-        if p.is_null() { Err(NoRoom) } else { Ok(()) }
+        if p.is_null() {
+            Err(NoRoom)
+        } else {
+            Ok(())
+        }
     }
     fn append(&mut self, n: usize) -> Result<(), NoRoom> {
         let n = u16::try_from(n).map_err(|_| NoRoom)?;
         // SAFETY: valid owned mbuf; NULL means no tailroom and changes nothing.
         let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.0.as_ptr(), n) };
-        if p.is_null() { Err(NoRoom) } else { Ok(()) }
+        if p.is_null() {
+            Err(NoRoom)
+        } else {
+            Ok(())
+        }
     }
     fn trim_front(&mut self, n: usize) {
         let n = n.min(self.data().len()) as u16;

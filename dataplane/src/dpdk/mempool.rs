@@ -31,7 +31,9 @@ impl Mempool {
                 dpdk_sys::SOCKET_ID_ANY,
             )
         };
-        NonNull::new(mp).map(Mempool).ok_or_else(|| DpdkError::from_rte_errno(format!("rte_pktmbuf_pool_create({name})")))
+        NonNull::new(mp)
+            .map(Mempool)
+            .ok_or_else(|| DpdkError::from_rte_errno(format!("rte_pktmbuf_pool_create({name})")))
     }
 
     pub fn as_ptr(&self) -> *mut dpdk_sys::rte_mempool {

@@ -52,7 +52,8 @@ impl Port {
         let socket = if socket < 0 { 0 } else { socket as u32 };
         for q in 0..rxq {
             // SAFETY: queue index < configured count; NULL rxconf = driver defaults; valid pool.
-            let rc = unsafe { dpdk_sys::rte_eth_rx_queue_setup(self.0, q, desc, socket, std::ptr::null(), pool.as_ptr()) };
+            let rc =
+                unsafe { dpdk_sys::rte_eth_rx_queue_setup(self.0, q, desc, socket, std::ptr::null(), pool.as_ptr()) };
             DpdkError::check(|| format!("rte_eth_rx_queue_setup(port {}, queue {q})", self.0), rc)?;
         }
         for q in 0..txq {

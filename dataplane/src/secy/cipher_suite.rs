@@ -14,8 +14,7 @@ pub enum CipherSuite {
 }
 
 impl CipherSuite {
-    pub const ALL: [CipherSuite; 4] =
-        [Self::GcmAes128, Self::GcmAes256, Self::GcmAesXpn128, Self::GcmAesXpn256];
+    pub const ALL: [CipherSuite; 4] = [Self::GcmAes128, Self::GcmAes256, Self::GcmAesXpn128, Self::GcmAesXpn256];
 
     /// IEEE 802.1AE-2018 Table 14-1: the 64-bit Cipher Suite Identifier.
     pub fn id(self) -> u64 {

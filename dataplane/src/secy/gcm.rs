@@ -81,10 +81,7 @@ impl GcmKey for RingKey {
 
     fn open(&self, iv: &Iv, aad: &[u8], data_and_icv: &mut [u8]) -> Result<(), Unauthentic> {
         let nonce = ring::aead::Nonce::assume_unique_for_key(iv.0);
-        self.0
-            .open_in_place(nonce, ring::aead::Aad::from(aad), data_and_icv)
-            .map(|_| ())
-            .map_err(|_| Unauthentic)
+        self.0.open_in_place(nonce, ring::aead::Aad::from(aad), data_and_icv).map(|_| ()).map_err(|_| Unauthentic)
     }
 }
 

@@ -31,7 +31,9 @@ impl fmt::Display for SakError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Length { digits } => write!(f, "expected 32 or 64 hex digits, got {digits}"),
-            Self::NotHex => f.write_str("expected 32 or 64 hex digits (0-9, a-f), got a character that is not a hex digit"),
+            Self::NotHex => {
+                f.write_str("expected 32 or 64 hex digits (0-9, a-f), got a character that is not a hex digit")
+            }
             Self::SuiteMismatch { suite, got } => write!(
                 f,
                 "{suite} needs a {}-octet key ({} hex digits), got {} hex digits",
@@ -152,6 +154,9 @@ mod tests {
         let sak = Sak::from_hex(&"5a".repeat(16)).unwrap();
         let s = format!("{sak:?}");
         assert!(!s.contains("5a") && s.contains("redacted"));
-        assert_eq!(sak.check_suite(CipherSuite::GcmAes256), Err(SakError::SuiteMismatch { suite: CipherSuite::GcmAes256, got: 16 }));
+        assert_eq!(
+            sak.check_suite(CipherSuite::GcmAes256),
+            Err(SakError::SuiteMismatch { suite: CipherSuite::GcmAes256, got: 16 })
+        );
     }
 }

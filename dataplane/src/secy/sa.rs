@@ -132,12 +132,7 @@ pub struct RxSa {
 }
 
 impl RxSa {
-    pub fn new(
-        backend: &dyn GcmBackend,
-        suite: CipherSuite,
-        sak: &Sak,
-        p: &SaParams,
-    ) -> Result<Self, SaError> {
+    pub fn new(backend: &dyn GcmBackend, suite: CipherSuite, sak: &Sak, p: &SaParams) -> Result<Self, SaError> {
         let crypto = SaCrypto::new(backend, suite, sak, p)?;
         Ok(RxSa { crypto, replay: ReplayWindow::new(p.pn) })
     }

@@ -273,8 +273,10 @@ fn dpdk_anti_replay_sequences() {
     let (vectors, doc) = load("secy-dpdk-edge.json");
     for seq in doc["sequences"].as_array().unwrap() {
         let pns: Vec<u64> = seq["pns"].as_array().unwrap().iter().map(|p| p.as_u64().unwrap()).collect();
-        let frames: Vec<&FrameVector> =
-            pns.iter().map(|pn| vectors.iter().find(|v| v.id.starts_with("anti_replay") && v.pn == *pn).unwrap()).collect();
+        let frames: Vec<&FrameVector> = pns
+            .iter()
+            .map(|pn| vectors.iter().find(|v| v.id.starts_with("anti_replay") && v.pn == *pn).unwrap())
+            .collect();
         for (window, key) in [(32, "window_32"), (0, "window_0")] {
             let mut cfg = SecyConfig::new(frames[0].suite);
             cfg.replay_window = window;
@@ -291,7 +293,8 @@ fn dpdk_anti_replay_sequences() {
                     }
                 })
                 .collect();
-            let want: Vec<&str> = seq["verdicts"][key].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+            let want: Vec<&str> =
+                seq["verdicts"][key].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
             assert_eq!(got, want, "{} {key}", seq["name"]);
             let late = want.iter().filter(|v| **v == "late").count() as u64;
             assert_eq!(rx.rx_scs[0].stats.in_pkts_late, late);
@@ -331,7 +334,8 @@ fn unknown_sci_and_missing_sa() {
     let mut frame = plain_frame(100, 1);
     tx.protect(&mut frame).unwrap();
     // Encrypted frame for an SC we do not know: discarded as NoSCI even in Check mode.
-    let mut other = Secy::new(SecyConfig { validate_frames: ValidateFrames::Check, ..rx.config.clone() }, Sci(9), backend());
+    let mut other =
+        Secy::new(SecyConfig { validate_frames: ValidateFrames::Check, ..rx.config.clone() }, Sci(9), backend());
     other.add_rx_sc(Sci(1));
     other.add_rx_sc(Sci(2));
     assert_eq!(other.validate(&mut frame.clone()), RxVerdict::NoSci);

@@ -9,8 +9,8 @@
 //! update, counters, SecTAG and ICV removal).
 
 use super::counters::SecyStats;
-use super::protect::MAC_ADDRS_LEN;
 use super::counters::{RxSaStats, RxScStats};
+use super::protect::MAC_ADDRS_LEN;
 use super::replay::ReplayWindow;
 use super::sa::{RxSc, SaCrypto};
 use super::sectag::{SecTag, SecTagRepr, ETHERTYPE_MACSEC};
@@ -53,7 +53,13 @@ impl RxVerdict {
     pub fn delivered(self) -> bool {
         matches!(
             self,
-            Self::Ok | Self::Unchecked | Self::Delayed | Self::Invalid | Self::UnusedSa | Self::UnknownSci | Self::Untagged
+            Self::Ok
+                | Self::Unchecked
+                | Self::Delayed
+                | Self::Invalid
+                | Self::UnusedSa
+                | Self::UnknownSci
+                | Self::Untagged
         )
     }
 }
@@ -111,7 +117,8 @@ pub fn classify<B: FrameBuf>(
         strip(frame, tag_len);
         return Err(RxVerdict::UnusedSa);
     };
-    let pn = if cfg.cipher_suite.is_xpn() { xpn::recover(tag.pn, sa.replay.lowest_pn()) } else { Pn(u64::from(tag.pn)) };
+    let pn =
+        if cfg.cipher_suite.is_xpn() { xpn::recover(tag.pn, sa.replay.lowest_pn()) } else { Pn(u64::from(tag.pn)) };
     // 10.6.2: discard a frame below the window before spending any crypto on it.
     if cfg.replay_protect && sa.replay.check(pn).is_err() {
         sc.stats.in_pkts_late += 1;
@@ -133,7 +140,8 @@ pub fn verify_with<B: FrameBuf>(cfg: &SecyConfig, crypto: &SaCrypto, c: &Classif
     if !c.tag.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
         return None;
     }
-    let clear = if c.tag.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len) } else { c.secure_data_len };
+    let clear =
+        if c.tag.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len) } else { c.secure_data_len };
     let aad_len = MAC_ADDRS_LEN + c.tag_len + clear;
     let (aad, data_and_icv) = frame.bytes_mut().split_at_mut(aad_len);
     Some(crypto.key().open(&crypto.iv(c.sci, c.pn), aad, data_and_icv).is_ok())
