@@ -12,3 +12,5 @@ pub mod secy;
 #[cfg(feature = "dpdk")]
 #[allow(unsafe_code)]
 pub mod dpdk;
+#[cfg(feature = "dpdk")]
+pub mod runtime;

@@ -224,6 +224,35 @@ impl Config {
         Ok(Config { eal, control_socket, metrics_listen, mbufs, connections })
     }
 
+    /// The EAL argument list: lcores, memory, the devices (`-a` for PCI addresses, `--vdev` for
+    /// vdevs; `--no-pci` when there is no PCI device), then `extra_args`.
+    pub fn eal_args(&self) -> Vec<String> {
+        let mut a = vec!["macsec-dataplane".to_owned(), "--lcores".to_owned(), self.eal.lcores.clone()];
+        a.extend(["--file-prefix".to_owned(), self.eal.file_prefix.clone()]);
+        a.extend(["-m".to_owned(), self.eal.memory_mb.to_string()]);
+        if !self.eal.huge_pages {
+            a.push("--no-huge".to_owned());
+        }
+        let devices = self
+            .connections
+            .iter()
+            .flat_map(|c| std::iter::once(c.host_port.as_str()).chain(c.wire_ports.iter().map(|w| w.device.as_str())));
+        let mut pci = false;
+        for dev in devices {
+            if dev.starts_with("net_") {
+                a.extend(["--vdev".to_owned(), dev.to_owned()]);
+            } else {
+                pci = true;
+                a.extend(["-a".to_owned(), dev.to_owned()]);
+            }
+        }
+        if !pci {
+            a.push("--no-pci".to_owned());
+        }
+        a.extend(self.eal.extra_args.iter().cloned());
+        a
+    }
+
     /// Reads and checks a config file.
     pub fn load(path: &std::path::Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)

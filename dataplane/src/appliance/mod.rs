@@ -3,7 +3,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
+pub mod ctl_proto;
 pub mod keyslot;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod sa_manager;

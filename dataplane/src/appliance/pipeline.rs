@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crossbeam_utils::CachePadded;
 
 use super::config::EncryptionMode;
-use super::keyslot::{KeyReader, KeySlot, SaTable};
+use super::keyslot::{KeyReader, KeySlot, SaTable, TxSaKey};
 use super::policy::{self, HostAction, WireAction};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
@@ -46,6 +46,7 @@ pub struct SecyContext {
     pub threshold_reached: AtomicBool,
     /// Per worker export slots of the counters.
     exports: Box<[CounterExport]>,
+    hints: LowestHints,
 }
 
 impl SecyContext {
@@ -58,7 +59,22 @@ impl SecyContext {
             pn_threshold,
             threshold_reached: AtomicBool::new(false),
             exports: (0..workers).map(|_| CounterExport::default()).collect(),
+            hints: LowestHints::default(),
         })
+    }
+
+    /// The lowest acceptable PN of an Rx SA as the ordered stage last left it. Relaxed: a stale
+    /// value is still within the 2^30 tolerance of XPN recovery.
+    fn lowest_hint(&self, ch: usize, an: usize, sa_id: u64) -> Option<Pn> {
+        let (id, lowest) = self.hints.0.get(ch)?.get(an)?;
+        (id.load(Ordering::Relaxed) == sa_id).then(|| Pn(lowest.load(Ordering::Relaxed)))
+    }
+
+    fn set_lowest_hint(&self, ch: usize, an: usize, sa_id: u64, lowest: Pn) {
+        if let Some((id, l)) = self.hints.0.get(ch).and_then(|r| r.get(an)) {
+            l.store(lowest.0, Ordering::Relaxed);
+            id.store(sa_id, Ordering::Relaxed);
+        }
     }
 
     pub fn mode(&self) -> EncryptionMode {
@@ -250,37 +266,60 @@ impl ReplayState {
         }
         slot.as_mut().map(|(_, w)| w)
     }
+}
 
-    /// The lowest acceptable PN the replay stage holds for a SA (for XPN recovery).
-    fn lowest(&self, channel: usize, an: usize, sa_id: u64) -> Option<Pn> {
-        match self.windows.get(channel)?.get(an)? {
-            Some((id, w)) if *id == sa_id => Some(w.lowest_pn()),
-            _ => None,
-        }
+/// Per Rx SC slot and AN: the SA id and lowest acceptable PN last seen by the ordered stage, so
+/// that the parallel stage can recover XPN PNs without touching the replay windows.
+struct LowestHints([[(AtomicU64, AtomicU64); 4]; MAX_RX_SC]);
+
+impl Default for LowestHints {
+    fn default() -> Self {
+        LowestHints(std::array::from_fn(|_| std::array::from_fn(|_| (AtomicU64::new(u64::MAX), AtomicU64::new(0)))))
     }
 }
 
-/// One worker's state for one SecY: its key reader, counters and (for the stage that runs the
-/// replay check) the replay windows.
+/// What the parallel stage of validation found out about a frame.
+#[derive(Clone, Copy, Debug)]
+pub enum Pending {
+    /// Decided (and counted) without the replay stage.
+    Done(Disposition),
+    /// Needs the replay check, in arrival order.
+    Check { c: Classified, sa_id: u64, lowest: Pn, valid: Option<bool> },
+}
+
+/// Protect work of one burst, from the in-order stage (policy, PN reservation) to the parallel one.
+pub struct ProtectPlan {
+    tx: Option<(Arc<TxSaKey>, u64)>,
+    protect: bool,
+}
+
+/// One worker's state for one SecY: its key reader, counters and, when one worker runs a whole
+/// direction, the replay windows (with several workers they live in the ordered stage).
 pub struct SecyWorker {
     pub ctx: Arc<SecyContext>,
     pub worker: usize,
     keys: KeyReader,
     pub counters: SecyCounters,
-    pub replay: ReplayState,
+    replay: Option<Box<ReplayState>>,
 }
 
 impl SecyWorker {
     pub fn new(ctx: Arc<SecyContext>, worker: usize) -> Self {
         let keys = KeyReader::new(ctx.slot.clone(), worker);
-        SecyWorker { ctx, worker, keys, counters: SecyCounters::default(), replay: ReplayState::default() }
+        SecyWorker { ctx, worker, keys, counters: SecyCounters::default(), replay: Some(Box::default()) }
     }
 
-    /// Publishes counters and PN state (call on the drain tick).
-    pub fn export(&self) {
+    /// Publishes counters and the given replay state's PNs (call on the drain tick).
+    pub fn export_with(&self, replay: &ReplayState) {
         if let Some(e) = self.ctx.export(self.worker) {
-            e.store(&self.counters, &self.replay);
+            e.store(&self.counters, replay);
         }
+    }
+
+    /// Publishes counters and PN state of a worker that owns its replay windows.
+    pub fn export(&self) {
+        let empty = ReplayState::default();
+        self.export_with(self.replay.as_deref().unwrap_or(&empty));
     }
 
     /// The end of a burst: this worker holds no older key table.
@@ -294,24 +333,33 @@ impl SecyWorker {
         self.keys.offline();
     }
 
-    /// Host → wire for a burst: policy, then protect with PNs reserved by one atomic add.
+    /// Host → wire for a burst on one worker: [`Self::plan_protect`] then [`Self::apply_protect`].
     pub fn protect_burst<B: FrameBuf>(&mut self, frames: &mut [B], out: &mut [Disposition]) {
+        let plan = self.plan_protect(frames, out);
+        self.apply_protect(&plan, frames, out);
+    }
+
+    /// The in-order part of protect: policy per frame and the burst's PNs reserved by one atomic
+    /// add (ARCHITECTURE.md, PN order). Run it in arrival order across workers.
+    pub fn plan_protect<B: FrameBuf>(&mut self, frames: &[B], out: &mut [Disposition]) -> ProtectPlan {
         let table = self.keys.refresh();
         let mode = self.ctx.mode();
         let secured = table.has_any_sa();
         let tx = table.tx.clone();
-        let n = frames.len().min(out.len());
+        let protect = policy::host_action(mode, true, secured) == HostAction::Protect;
         let mut to_protect = 0u64;
-        for (f, d) in frames.iter().zip(out.iter_mut()).take(n) {
+        for (f, d) in frames.iter().zip(out.iter_mut()) {
             *d = match policy::host_action(mode, tx.is_some(), secured) {
-                HostAction::Protect if protect::check_len(&self.ctx.cfg, f.len()).is_ok() => {
-                    to_protect += 1;
-                    Disposition::Forward
-                }
-                HostAction::Protect => {
-                    self.count_tx_drop(protect::check_len(&self.ctx.cfg, f.len()).err());
-                    Disposition::Drop
-                }
+                HostAction::Protect => match protect::check_len(&self.ctx.cfg, f.len()) {
+                    Ok(_) => {
+                        to_protect += 1;
+                        Disposition::Forward
+                    }
+                    Err(e) => {
+                        self.count_tx_drop(Some(e));
+                        Disposition::Drop
+                    }
+                },
                 HostAction::PassClear => {
                     self.counters.forwarded_tx += 1;
                     Disposition::Forward
@@ -322,18 +370,23 @@ impl SecyWorker {
                 }
             };
         }
-        let Some(tx) = tx.filter(|_| to_protect > 0) else { return };
-        // One atomic add reserves the whole burst's PNs (ARCHITECTURE.md, PN order).
+        let Some(tx) = tx.filter(|_| to_protect > 0) else { return ProtectPlan { tx: None, protect } };
         let Some(first) = tx.reserve(to_protect) else {
-            self.drop_all_protect(frames, out, n);
-            return;
+            self.drop_all_protect(out);
+            return ProtectPlan { tx: None, protect };
         };
         if first.0 + to_protect > self.ctx.pn_threshold {
             self.ctx.threshold_reached.store(true, Ordering::Relaxed);
         }
-        let mut pn = first.0;
-        for (f, d) in frames.iter_mut().zip(out.iter_mut()).take(n) {
-            if *d != Disposition::Forward || policy::host_action(mode, true, secured) != HostAction::Protect {
+        ProtectPlan { tx: Some((tx, first.0)), protect }
+    }
+
+    /// The parallel part of protect: SecTAG, IV and AES-GCM with the reserved PNs.
+    pub fn apply_protect<B: FrameBuf>(&mut self, plan: &ProtectPlan, frames: &mut [B], out: &mut [Disposition]) {
+        let Some((tx, first)) = plan.tx.as_ref().filter(|_| plan.protect) else { return };
+        let mut pn = *first;
+        for (f, d) in frames.iter_mut().zip(out.iter_mut()) {
+            if *d != Disposition::Forward {
                 continue;
             }
             let user = (f.len() - MAC_ADDRS_LEN) as u64;
@@ -348,12 +401,10 @@ impl SecyWorker {
         }
     }
 
-    fn drop_all_protect<B: FrameBuf>(&mut self, frames: &[B], out: &mut [Disposition], n: usize) {
-        for (_, d) in frames.iter().zip(out.iter_mut()).take(n) {
-            if *d == Disposition::Forward {
-                *d = Disposition::Drop;
-                self.counters.protect_drops += 1;
-            }
+    fn drop_all_protect(&mut self, out: &mut [Disposition]) {
+        for d in out.iter_mut().filter(|d| **d == Disposition::Forward) {
+            *d = Disposition::Drop;
+            self.counters.protect_drops += 1;
         }
     }
 
@@ -379,38 +430,70 @@ impl SecyWorker {
 }
 
 impl SecyWorker {
-    /// Wire → host for a burst, all phases on this worker (one worker per direction): policy,
-    /// SecTAG checks, crypto, then the replay check and window update in arrival order.
+    /// Wire → host for a burst on the one worker of this direction.
     pub fn validate_burst<B: FrameBuf>(&mut self, frames: &mut [B], out: &mut [Disposition]) {
+        let mut pending = [Pending::Done(Disposition::Drop); 64];
+        let n = frames.len().min(out.len()).min(pending.len());
+        self.prepare_burst(&mut frames[..n], &mut pending[..n]);
+        let Some(mut replay) = self.replay.take() else { return };
+        self.finish_burst(&mut frames[..n], &pending[..n], &mut out[..n], &mut replay);
+        self.replay = Some(replay);
+    }
+
+    /// The parallel part of validation: policy, SecTAG checks (9.12), SC and SA lookup, XPN PN
+    /// recovery and AES-GCM. No replay state is touched.
+    pub fn prepare_burst<B: FrameBuf>(&mut self, frames: &mut [B], pending: &mut [Pending]) {
         self.keys.refresh();
-        for (f, d) in frames.iter_mut().zip(out.iter_mut()) {
-            *d = self.validate_one(f);
+        for (f, p) in frames.iter_mut().zip(pending.iter_mut()) {
+            *p = self.prepare_one(f);
         }
     }
 
-    fn validate_one<B: FrameBuf>(&mut self, frame: &mut B) -> Disposition {
+    /// The ordered part: the replay check and window update in arrival order (10.6.5), counters,
+    /// SecTAG and ICV removal. `replay` is owned by whoever runs this stage.
+    pub fn finish_burst<B: FrameBuf>(
+        &mut self,
+        frames: &mut [B],
+        pending: &[Pending],
+        out: &mut [Disposition],
+        replay: &mut ReplayState,
+    ) {
+        for ((f, p), d) in frames.iter_mut().zip(pending).zip(out.iter_mut()) {
+            *d = match *p {
+                Pending::Done(d) => d,
+                Pending::Check { c, sa_id, lowest, valid } => self.finish_one(f, &c, sa_id, lowest, valid, replay),
+            };
+        }
+    }
+
+    fn prepare_one<B: FrameBuf>(&mut self, frame: &mut B) -> Pending {
         let table: &SaTable = self.keys.table();
         let mode = self.ctx.mode();
         let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
         match policy::wire_action(mode, ethertype, table.has_any_sa()) {
             WireAction::Punt => {
                 self.counters.eapol_rx += 1;
-                return Disposition::Punt;
+                Pending::Done(Disposition::Punt)
             }
             WireAction::PassClear => {
                 self.counters.forwarded_rx += 1;
                 self.counters.secy.in_pkts_untagged += 1;
-                return Disposition::Forward;
+                Pending::Done(Disposition::Forward)
             }
             WireAction::DropClear => {
                 self.counters.policy_drops_rx += 1;
                 self.counters.secy.in_pkts_no_tag += 1;
-                return Disposition::Drop;
+                Pending::Done(Disposition::Drop)
             }
-            WireAction::Validate => {}
+            WireAction::Validate => match self.classify(frame) {
+                Ok(p) => p,
+                Err(v) => Pending::Done(self.delivered(v)),
+            },
         }
-        let verdict = self.receive(frame);
-        if verdict.delivered() {
+    }
+
+    fn delivered(&mut self, v: RxVerdict) -> Disposition {
+        if v.delivered() {
             self.counters.forwarded_rx += 1;
             Disposition::Forward
         } else {
@@ -418,15 +501,15 @@ impl SecyWorker {
         }
     }
 
-    /// The 802.1AE receive path against the shared key table and this worker's replay state.
-    fn receive<B: FrameBuf>(&mut self, frame: &mut B) -> RxVerdict {
+    /// The 802.1AE receive path up to the crypto, against the shared key table.
+    fn classify<B: FrameBuf>(&mut self, frame: &mut B) -> Result<Pending, RxVerdict> {
         let cfg = &self.ctx.cfg;
         let table = self.keys.table();
         let strict = cfg.validate_frames == ValidateFrames::Strict;
         let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn())
         else {
             self.counters.secy.in_pkts_bad_tag += 1;
-            return RxVerdict::BadTag;
+            return Err(RxVerdict::BadTag);
         };
         let sci = validate::explicit_sci(&tag, frame.bytes()).or(match table.rx.as_slice() {
             [only] => Some(only.sci),
@@ -434,32 +517,49 @@ impl SecyWorker {
         });
         let discard = strict || tag.tci.c();
         let Some(ch) = sci.and_then(|s| table.rx_channel(s)).filter(|&c| c < MAX_RX_SC) else {
-            return self.no_sc(discard, frame, tag_len);
+            return Err(self.no_sc(discard, frame, tag_len));
         };
         let channel = &table.rx[ch];
         let an = tag.an.index();
         let Some(sa) = channel.sas[an].clone() else {
-            return self.no_sa(discard, ch, an, frame, tag_len);
+            return Err(self.no_sa(discard, ch, an, frame, tag_len));
         };
-        let lowest = self.replay.lowest(ch, an, sa.id).unwrap_or(sa.lowest_pn);
+        let lowest = self.ctx.lowest_hint(ch, an, sa.id).unwrap_or(sa.lowest_pn);
+        // IEEE 802.1AE-2018 10.6.2: with XPN, the 64-bit PN is recovered from the 32 bits on the
+        // wire and the lowest acceptable PN.
         let pn = if cfg.cipher_suite.is_xpn() { xpn::recover(tag.pn, lowest) } else { Pn(u64::from(tag.pn)) };
         let c = Classified { sci: channel.sci, sc_index: ch, an: tag.an, pn, tag, tag_len, secure_data_len };
-        let window = self.replay.window(ch, an, sa.id, sa.lowest_pn);
-        // 10.6.2: the early replay check, before any crypto.
-        if cfg.replay_protect && window.as_ref().is_some_and(|w| w.check(pn).is_err()) {
-            self.counters.rx_sc[ch].in_pkts_late += 1;
-            return RxVerdict::Late;
-        }
         let valid = validate::verify_with(cfg, &sa.crypto, &c, frame);
-        let Some(window) = self.replay.window(ch, an, sa.id, sa.lowest_pn) else {
-            return RxVerdict::NotUsingSa;
+        Ok(Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid })
+    }
+
+    fn finish_one<B: FrameBuf>(
+        &mut self,
+        frame: &mut B,
+        c: &Classified,
+        sa_id: u64,
+        lowest: Pn,
+        valid: Option<bool>,
+        replay: &mut ReplayState,
+    ) -> Disposition {
+        let (ch, an) = (c.sc_index, c.an.index());
+        let Some(window) = replay.window(ch, an, sa_id, lowest) else {
+            self.counters.rx_sa[ch][an].in_pkts_not_using_sa += 1;
+            return Disposition::Drop;
         };
-        let verdict =
-            validate::decide(cfg, &c, valid, window, &mut self.counters.rx_sa[ch][an], &mut self.counters.rx_sc[ch]);
+        let verdict = validate::decide(
+            &self.ctx.cfg,
+            c,
+            valid,
+            window,
+            &mut self.counters.rx_sa[ch][an],
+            &mut self.counters.rx_sc[ch],
+        );
+        self.ctx.set_lowest_hint(ch, an, sa_id, window.lowest_pn());
         if verdict.delivered() {
-            validate::strip(frame, tag_len);
+            validate::strip(frame, c.tag_len);
         }
-        verdict
+        self.delivered(verdict)
     }
 
     fn no_sc<B: FrameBuf>(&mut self, discard: bool, frame: &mut B, tag_len: usize) -> RxVerdict {

@@ -11,6 +11,7 @@ mod mbuf;
 mod mempool;
 mod port;
 mod ring;
+mod sequencer;
 
 pub use eal::{Eal, Lcore};
 pub use error::DpdkError;
@@ -18,6 +19,7 @@ pub use mbuf::{Mbuf, MbufBurst, BURST};
 pub use mempool::Mempool;
 pub use port::{LinkStatus, Port, PortStats};
 pub use ring::Ring;
+pub use sequencer::{Sequencer, Ticket};
 
 /// The TSC counter (`rte_rdtsc`).
 pub fn tsc() -> u64 {

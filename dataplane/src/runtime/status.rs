@@ -1,0 +1,100 @@
+//! The counters snapshot: the workers' export slots summed, the key table's PNs and the ports'
+//! own counters. Served by the control socket (`status`) and rendered by `/metrics`.
+
+use std::sync::atomic::Ordering;
+
+use super::{SecyRt, Shared};
+use crate::appliance::pipeline::MAX_RX_SC;
+use crate::appliance::stats::{
+    PortStats, RekeyCounts, RxSaStatus, RxScStatus, SecySnapshot, Snapshot, TxSaStatus, WorkerStats,
+};
+use crate::dpdk::Port;
+
+pub fn snapshot(shared: &Shared) -> Snapshot {
+    Snapshot {
+        secys: shared.secys.iter().map(|s| secy_snapshot(s)).collect(),
+        workers: shared
+            .workers
+            .iter()
+            .map(|w| WorkerStats {
+                lcore: w.lcore,
+                busy_cycles: w.busy.load(Ordering::Relaxed),
+                total_cycles: w.total.load(Ordering::Relaxed),
+                bursts: w.bursts.load(Ordering::Relaxed),
+            })
+            .collect(),
+        tsc_hz: shared.tsc_hz,
+    }
+}
+
+fn port_stats(role: &str, device: &str, port: Port, tx_dropped: u64) -> PortStats {
+    let s = port.stats().unwrap_or_default();
+    PortStats {
+        role: role.to_owned(),
+        device: device.to_owned(),
+        rx_packets: s.ipackets,
+        rx_bytes: s.ibytes,
+        tx_packets: s.opackets,
+        tx_bytes: s.obytes,
+        rx_dropped: s.imissed + s.rx_nombuf + s.ierrors,
+        tx_dropped: tx_dropped + s.oerrors,
+        link_up: port.link().map(|l| l.up).unwrap_or(false),
+    }
+}
+
+fn secy_snapshot(s: &SecyRt) -> SecySnapshot {
+    let c = s.ctx.counters();
+    let table = s.ctx.slot.current();
+    let [protect, validate] = &s.lanes;
+    let tx_sa = table.tx.as_ref().map(|tx| TxSaStatus {
+        an: tx.an.get(),
+        next_pn: tx.next_pn().0,
+        max_pn: tx.max_pn(),
+        pn_threshold: s.ctx.pn_threshold,
+        stats: c.tx_sa[tx.an.index()],
+    });
+    let rx_scs = table
+        .rx
+        .iter()
+        .enumerate()
+        .take(MAX_RX_SC)
+        .map(|(ch, keys)| RxScStatus {
+            sci: format!("{:016x}", keys.sci.0),
+            stats: c.rx_sc[ch],
+            sas: (0..4)
+                .map(|an| {
+                    let (next_pn, lowest_pn) = s.rx_pns(ch, an);
+                    RxSaStatus {
+                        an: an as u8,
+                        next_pn,
+                        lowest_pn,
+                        installed: keys.sas[an].is_some(),
+                        stats: c.rx_sa[ch][an],
+                    }
+                })
+                .collect(),
+        })
+        .collect();
+    SecySnapshot {
+        connection: s.secy.connection.clone(),
+        member: s.secy.member,
+        cipher_suite: s.conn.cipher_suite.to_string(),
+        encryption_mode: s.ctx.mode().name().to_owned(),
+        sci: format!("{:016x}", s.ctx.sci.0),
+        host: port_stats("host", &s.conn.host_port, s.host, validate.counters.tx_dropped.load(Ordering::Relaxed)),
+        wire: port_stats("wire", &s.wire_dev, s.wire, protect.counters.tx_dropped.load(Ordering::Relaxed)),
+        secy: c.secy,
+        tx_sc: c.tx_sc,
+        tx_sa,
+        rx_scs,
+        rekeys: RekeyCounts {
+            control: s.rekeys_control.load(Ordering::Relaxed),
+            pn_threshold_requests: s.pn_threshold_requests.load(Ordering::Relaxed),
+        },
+        policy_drops_tx: c.policy_drops_tx,
+        policy_drops_rx: c.policy_drops_rx,
+        protect_drops: c.protect_drops,
+        eapol_rx: c.eapol_rx,
+        eapol_tx: protect.counters.injected.load(Ordering::Relaxed),
+    }
+}

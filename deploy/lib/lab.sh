@@ -1,0 +1,137 @@
+# Lab topology for the demo and the end-to-end tests (sourced, bash). Everything it creates is
+# named with the LAB prefix (default mlab<pid>) and removed by lab_down, by name for namespaces
+# and links it created and by pid for processes it started.
+#
+#   [ns ${LAB}hA] hA0 10.77.0.1 ── a_host [ns ${LAB}dA: dataplane A] a_wire ══ wire ══ b_wire
+#   [ns ${LAB}dB: dataplane B] b_host ── hB0 10.77.0.2 [ns ${LAB}hB]
+#
+# The dataplanes use net_af_packet on the veth ends in their namespace; metrics listen on the
+# namespace's loopback. Offloads are off on the host-side veths so that every frame the hosts
+# send is a real Ethernet frame of at most the MTU (af_packet sees no GSO super-frames).
+
+LAB=${LAB:-mlab$$}
+LAB_DIR=${LAB_DIR:-$(mktemp -d /tmp/macsec-lab.XXXXXX)}
+LAB_PIDS=()
+MAC_A_WIRE=02:00:00:00:00:0a
+MAC_B_WIRE=02:00:00:00:00:0b
+SCI_A=02000000000a0001
+SCI_B=02000000000b0001
+
+lab_ns() { echo "${LAB}$1"; }
+
+lab_up() {
+    local a b
+    for n in hA dA dB hB; do ip netns add "$(lab_ns $n)"; done
+    # The dataplane namespaces stand for DPDK-bound NICs: no kernel stack talks on their links.
+    for n in dA dB; do
+        ip netns exec "$(lab_ns $n)" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+    done
+    for side in A B; do
+        a=$(lab_ns h$side); b=$(lab_ns d$side)
+        local l=${side,,}
+        ip link add "h${side}0" netns "$a" type veth peer name "${l}_host" netns "$b"
+        ip -n "$a" link set "h${side}0" up
+        ip -n "$b" link set "${l}_host" up
+        ip -n "$b" link set lo up
+        ip -n "$a" link set lo up
+        ip netns exec "$a" ethtool -K "h${side}0" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+        ip netns exec "$b" ethtool -K "${l}_host" tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+    done
+    ip -n "$(lab_ns hA)" addr add 10.77.0.1/24 dev hA0
+    ip -n "$(lab_ns hB)" addr add 10.77.0.2/24 dev hB0
+    ip link add a_wire netns "$(lab_ns dA)" address "$MAC_A_WIRE" mtu 1600 type veth \
+        peer name b_wire netns "$(lab_ns dB)" address "$MAC_B_WIRE" mtu 1600
+    ip -n "$(lab_ns dA)" link set a_wire up
+    ip -n "$(lab_ns dB)" link set b_wire up
+    for n in dA dB; do
+        for i in a_wire b_wire; do ip netns exec "$(lab_ns $n)" ethtool -K "$i" tso off gso off gro off >/dev/null 2>&1 || true; done
+    done
+}
+
+# lab_config SIDE SUITE MODE WORKERS LCORES KEYSOURCE [extra connection lines]
+lab_config() {
+    local side=$1 suite=$2 mode=$3 workers=$4 lcores=$5 keys=$6 l=${1,,}
+    local f="$LAB_DIR/$side.toml"
+    cat > "$f" <<CONF
+mbufs = 8191
+
+[eal]
+lcores = "$lcores"
+huge_pages = false
+memory_mb = 256
+file_prefix = "${LAB}$side"
+extra_args = ["--log-level", "pmd.net.af_packet:warning", "--log-level", "lib.eal:warning"]
+
+[control]
+socket = "$LAB_DIR/$side.sock"
+
+[metrics]
+listen = "127.0.0.1:9464"
+
+[[connections]]
+id = "dxcon-lab$l"
+host_port = "net_af_packet0,iface=${l}_host"
+wire_port = "net_af_packet1,iface=${l}_wire"
+workers = $workers
+cipher_suite = "$suite"
+encryption_mode = "$mode"
+replay_protect = true
+replay_window = 0
+sci_port = 1
+CONF
+    if [ "$keys" = static ]; then
+        printf 'key_source = "static"\nstatic_key_file = "%s"\n' "$LAB_DIR/$side.keys" >> "$f"
+    else
+        printf 'key_source = "control"\n' >> "$f"
+    fi
+    echo "$f"
+}
+
+# lab_static_keys SUITE: key files for both sides (A sends with SSCI 1, B with SSCI 2).
+lab_static_keys() {
+    local suite=$1 sak salt=0c0d0e0f1011121314151617 xa="" xb=""
+    case "$suite" in *256) sak=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f;;
+                     *) sak=000102030405060708090a0b0c0d0e0f;; esac
+    case "$suite" in *xpn*) xa=$'ssci = 1\nsalt = "'$salt'"'; xb=$'ssci = 2\nsalt = "'$salt'"';; esac
+    (umask 077
+     printf '[[tx]]\nan = 0\nsak = "%s"\n%s\n\n[[rx]]\nsci = "%s"\nan = 0\nsak = "%s"\n%s\n' "$sak" "$xa" "$SCI_B" "$sak" "$xb" > "$LAB_DIR/A.keys"
+     printf '[[tx]]\nan = 0\nsak = "%s"\n%s\n\n[[rx]]\nsci = "%s"\nan = 0\nsak = "%s"\n%s\n' "$sak" "$xb" "$SCI_A" "$sak" "$xa" > "$LAB_DIR/B.keys")
+    LAB_SAK=$sak; LAB_SALT=$salt
+}
+
+# lab_start SIDE BINARY CONFIG: starts a dataplane in its namespace; waits for its socket.
+lab_start() {
+    local side=$1 bin=$2 cfg=$3
+    ip netns exec "$(lab_ns d$side)" "$bin" --config "$cfg" > "$LAB_DIR/$side.out" 2> "$LAB_DIR/$side.err" &
+    LAB_PIDS+=($!)
+    eval "LAB_PID_$side=$!"
+    for _ in $(seq 100); do
+        [ -S "$LAB_DIR/$side.sock" ] && return 0
+        kill -0 "$!" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "dataplane $side did not start:" >&2; cat "$LAB_DIR/$side.err" >&2; return 1
+}
+
+# lab_stop SIDE: SIGTERM, wait (bounded), then SIGKILL.
+lab_stop() {
+    local pid; eval "pid=\${LAB_PID_$1:-}"
+    [ -n "$pid" ] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    eval "LAB_PID_$1="
+}
+
+lab_metrics() { ip netns exec "$(lab_ns d$1)" curl -s --max-time 5 http://127.0.0.1:9464/metrics; }
+lab_status() { ip netns exec "$(lab_ns d$1)" curl -s --max-time 5 http://127.0.0.1:9464/status; }
+
+lab_down() {
+    local p
+    for p in "${LAB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    sleep 0.5
+    for p in "${LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+    for n in hA dA dB hB; do ip netns del "$(lab_ns $n)" 2>/dev/null || true; done
+    rm -rf "$LAB_DIR"
+}
