@@ -21,9 +21,12 @@ lab_ns() { echo "${LAB}$1"; }
 
 lab_up() {
     local a b
+    [ -d "$LAB_DIR" ] || LAB_DIR=$(mktemp -d /tmp/macsec-lab.XXXXXX)
+    LAB_PIDS=()
     for n in hA dA dB hB; do ip netns add "$(lab_ns $n)"; done
     # The dataplane namespaces stand for DPDK-bound NICs: no kernel stack talks on their links.
-    for n in dA dB; do
+    # The hosts speak IPv4 only, so that nothing is sent before both dataplanes run.
+    for n in hA dA dB hB; do
         ip netns exec "$(lab_ns $n)" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
     done
     for side in A B; do
@@ -70,8 +73,8 @@ listen = "127.0.0.1:9464"
 
 [[connections]]
 id = "dxcon-lab$l"
-host_port = "net_af_packet0,iface=${l}_host"
-wire_port = "net_af_packet1,iface=${l}_wire"
+host_port = "net_af_packet0,iface=${l}_host,framecnt=8192"
+wire_port = "net_af_packet1,iface=${l}_wire,framecnt=8192"
 workers = $workers
 cipher_suite = "$suite"
 encryption_mode = "$mode"

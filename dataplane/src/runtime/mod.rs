@@ -191,10 +191,14 @@ fn build_secy(ci: usize, conn: &Connection, pool: &Mempool) -> Result<(Arc<SecyR
     let (pt, vt) = (protect.tickets(n), validate.tickets(n));
     let lane = |direction, seq| Arc::new(Lane { direction, seq, counters: LaneCounters::default() });
     let lanes = [lane(Direction::Protect, protect), lane(Direction::Validate, validate)];
+    // All protect tasks, then all validate tasks: dealt round robin onto the lcores, each
+    // direction's tasks land on different lcores and run in parallel.
     let mut tasks = Vec::new();
-    for (k, (a, b)) in pt.into_iter().zip(vt).enumerate() {
-        tasks.push(Task::new(lanes[0].clone(), a, SecyWorker::new(ctx.clone(), 2 * k)));
-        tasks.push(Task::new(lanes[1].clone(), b, SecyWorker::new(ctx.clone(), 2 * k + 1)));
+    for (k, t) in pt.into_iter().enumerate() {
+        tasks.push(Task::new(lanes[0].clone(), t, SecyWorker::new(ctx.clone(), k)));
+    }
+    for (k, t) in vt.into_iter().enumerate() {
+        tasks.push(Task::new(lanes[1].clone(), t, SecyWorker::new(ctx.clone(), n as usize + k)));
     }
     let manager = SaManager::new(ctx.slot.clone(), Arc::new(RingBackend), conn.cipher_suite);
     let rt = SecyRt {
