@@ -123,6 +123,7 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), St
         ctl: ctl_socket::CtlServer::bind(&cfg.control_socket)
             .map_err(|e| StartError(format!("control.socket = {}: cannot bind ({e})", cfg.control_socket.display())))?,
         pool: pool.clone(),
+        threshold_notified: Vec::new(),
     };
     service.load_static_keys().map_err(StartError)?;
     let metrics = metrics_http::serve(cfg.metrics_listen, shared.clone())

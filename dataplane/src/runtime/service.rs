@@ -21,6 +21,8 @@ pub struct Service {
     pub managers: Vec<SaManager>,
     pub ctl: CtlServer,
     pub pool: Arc<Mempool>,
+    /// Per SecY: the id of the Tx SA whose PN threshold event was sent.
+    pub threshold_notified: Vec<u64>,
 }
 
 type Refusal = String;
@@ -198,12 +200,19 @@ impl Service {
         }
     }
 
+    /// One event per encoding SA that passed its PN threshold (workers raise the flag on every
+    /// burst above it).
     fn pn_thresholds(&mut self) {
-        for (s, m) in self.shared.secys.iter().zip(&self.managers) {
+        self.threshold_notified.resize(self.shared.secys.len(), 0);
+        for ((s, m), notified) in self.shared.secys.iter().zip(&self.managers).zip(self.threshold_notified.iter_mut()) {
             if !s.ctx.threshold_reached.swap(false, Ordering::Relaxed) {
                 continue;
             }
             let (Some(tx), Some(next)) = (m.encoding_sa(), m.tx_next_pn()) else { continue };
+            if *notified == tx.id {
+                continue;
+            }
+            *notified = tx.id;
             s.pn_threshold_requests.fetch_add(1, Ordering::Relaxed);
             let event = Event::PnThreshold { secy: s.secy.clone(), an: tx.an.get(), next_pn: next.0 };
             self.ctl.broadcast(&ServerMsg::Event(event));

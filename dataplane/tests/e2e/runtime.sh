@@ -95,10 +95,10 @@ test_rekey() {
     echo "e2e: --- rekey at 10 Hz through the control socket during iperf3"
     start_pair "$suite" must_encrypt 1 "0@0,1@1" "0@1,1@0" static
     local base; base=$(iperf "$IPERF_SECS" | jq '.end.sum_sent.retransmits')
-    python3 "$CTL" x rekey-loop "$LAB_DIR/A.sock" "$LAB_DIR/B.sock" dxcon-laba dxcon-labb "$SCI_A" "$SCI_B" 256 xpn "$IPERF_SECS" 10 > "$LAB_DIR/rekeys" &
+    python3 "$CTL" x rekey-loop "$LAB_DIR/A.sock" "$LAB_DIR/B.sock" dxcon-laba dxcon-labb "$SCI_A" "$SCI_B" 256 xpn "$IPERF_SECS" 10 > "$LAB_DIR/rekeys" 2>&1 &
     local rk=$!
     local j; j=$(iperf "$IPERF_SECS")
-    wait "$rk"
+    wait "$rk" || bad "rekey: the control-socket client failed: $(tail -3 "$LAB_DIR/rekeys")"
     local retr; retr=$(jq '.end.sum_sent.retransmits' <<<"$j")
     sleep 1.5
     local n; n=$(metric macsec_rekeys_total A 'reason="control"')
