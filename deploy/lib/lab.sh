@@ -123,7 +123,7 @@ lab_stop() {
     kill -TERM "$pid" 2>/dev/null || true
     for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+    LAB_RC=0; wait "$pid" 2>/dev/null || LAB_RC=$?
     eval "LAB_PID_$1="
 }
 

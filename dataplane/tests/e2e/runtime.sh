@@ -87,6 +87,8 @@ test_static_pair() { # WORKERS LCORES_A LCORES_B LABEL RATE
     check "$4: every frame B received was validated OK" test "$brx" -eq "$rxb"
     check "$4: every frame A encrypted was validated by B" test "$txa" -eq "$rxb"
     check "$4: zero NotValid/NotUsingSA/UnusedSA/Late/Invalid on both sides" eval 'errors_zero A && errors_zero B'
+    lab_stop A
+    check "$4: SIGTERM stops A with exit 0 and its final counters on stdout" eval '[ "$LAB_RC" = 0 ] && jq -e ".secys[0].tx_sc.out_pkts_encrypted == $txa" "$LAB_DIR/A.out" >/dev/null'
     lab_down
 }
 
