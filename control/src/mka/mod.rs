@@ -1,10 +1,13 @@
 //! MKA, the MACsec Key Agreement protocol (IEEE 802.1X-2020 clauses 9 and 11).
 
+pub mod election;
 pub mod icv;
 pub mod kdf;
 pub mod key_wrap;
 pub mod keys;
 pub mod mkpdu;
+pub mod participant;
+pub mod xpn;
 
 #[cfg(test)]
 mod tests;
