@@ -2,4 +2,6 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod daemon;
+pub mod key_store;
 pub mod mka;

@@ -108,6 +108,10 @@ pub struct Connection {
     pub sci_port: u16,
     pub pn_threshold: u64,
     pub key_source: KeySource,
+    /// MKA Key Server Priority (lower wins; 255 = never key server). Default 16.
+    pub key_server_priority: u8,
+    /// Distribute a new SAK this often (seconds; 0 = only on the other triggers). Default 0.
+    pub rekey_interval_s: u64,
 }
 
 /// EAL settings.
@@ -120,12 +124,27 @@ pub struct Eal {
     pub extra_args: Vec<String>,
 }
 
+/// Settings of `macsec-control` (the `[control]` section besides `socket`).
+#[derive(Clone, Debug)]
+pub struct ControlSettings {
+    /// The operator socket `macsecctl` talks to (JSON, mode 0600, peer uid checked).
+    pub operator_socket: PathBuf,
+    /// CAKs encrypted at rest (mode 0600).
+    pub key_store: PathBuf,
+    /// 32 random octets (mode 0600), created if missing; or a systemd credential path.
+    pub master_key_file: PathBuf,
+    /// macsec-control's own Prometheus endpoint.
+    pub metrics_listen: SocketAddr,
+}
+
 /// The whole checked config.
 #[derive(Clone, Debug)]
 pub struct Config {
     pub eal: Eal,
     pub control_socket: PathBuf,
     pub metrics_listen: SocketAddr,
+    /// The control process (`macsec-control`) settings.
+    pub mka: ControlSettings,
     pub mbufs: u32,
     pub connections: Vec<Connection>,
 }
@@ -160,6 +179,10 @@ struct RawEal {
 #[serde(deny_unknown_fields)]
 struct RawControl {
     socket: Option<PathBuf>,
+    operator_socket: Option<PathBuf>,
+    key_store: Option<PathBuf>,
+    master_key_file: Option<PathBuf>,
+    metrics_listen: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -194,6 +217,8 @@ struct RawConnection {
     pn_threshold: Option<u64>,
     key_source: Option<String>,
     static_key_file: Option<PathBuf>,
+    key_server_priority: Option<u8>,
+    rekey_interval_s: Option<u64>,
 }
 
 impl Config {
@@ -201,8 +226,23 @@ impl Config {
     pub fn parse(text: &str) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(text, &e))?;
         let eal = check_eal(raw.eal)?;
-        let control_socket =
-            raw.control.and_then(|c| c.socket).unwrap_or_else(|| PathBuf::from("/run/macsec/dataplane.sock"));
+        let control = raw.control.unwrap_or(RawControl {
+            socket: None,
+            operator_socket: None,
+            key_store: None,
+            master_key_file: None,
+            metrics_listen: None,
+        });
+        let control_socket = control.socket.unwrap_or_else(|| PathBuf::from("/run/macsec/dataplane.sock"));
+        let mka_listen = control.metrics_listen.unwrap_or_else(|| "127.0.0.1:9465".to_owned());
+        let mka = ControlSettings {
+            operator_socket: control.operator_socket.unwrap_or_else(|| PathBuf::from("/run/macsec/control.sock")),
+            key_store: control.key_store.unwrap_or_else(|| PathBuf::from("/var/lib/macsec/keystore.json")),
+            master_key_file: control.master_key_file.unwrap_or_else(|| PathBuf::from("/etc/macsec/master.key")),
+            metrics_listen: mka_listen.parse().map_err(|_| {
+                ConfigError::new("control.metrics_listen", format!("{mka_listen:?}"), "ADDRESS:PORT, e.g. \"127.0.0.1:9465\"")
+            })?,
+        };
         let listen = raw.metrics.and_then(|m| m.listen).unwrap_or_else(|| "127.0.0.1:9464".to_owned());
         let metrics_listen = listen.parse().map_err(|_| {
             ConfigError::new("metrics.listen", format!("{listen:?}"), "ADDRESS:PORT, e.g. \"127.0.0.1:9464\"")
@@ -221,7 +261,7 @@ impl Config {
         if !(1023..=1 << 20).contains(&mbufs) {
             return Err(ConfigError::new("mbufs", mbufs, "a number of mbufs between 1023 and 1048576"));
         }
-        Ok(Config { eal, control_socket, metrics_listen, mbufs, connections })
+        Ok(Config { eal, control_socket, metrics_listen, mka, mbufs, connections })
     }
 
     /// The EAL argument list: lcores, memory, the devices (`-a` for PCI addresses, `--vdev` for
@@ -384,6 +424,8 @@ fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigErro
         sci_port: c.sci_port.unwrap_or(1),
         pn_threshold,
         key_source,
+        key_server_priority: c.key_server_priority.unwrap_or(16),
+        rekey_interval_s: c.rekey_interval_s.unwrap_or(0),
     })
 }
 

@@ -1,0 +1,1 @@
+fn main() { macsec_control::daemon::main() }
