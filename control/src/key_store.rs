@@ -38,10 +38,16 @@ impl fmt::Display for StoreError {
         match self {
             Self::Io { path, what, err } => write!(f, "key store: cannot {what} {}: {err}", path.display()),
             Self::Mode { path, mode } => {
-                write!(f, "key store: {} has mode {mode:o}; expected 0600 (no access for group or others)", path.display())
+                write!(
+                    f,
+                    "key store: {} has mode {mode:o}; expected 0600 (no access for group or others)",
+                    path.display()
+                )
             }
             Self::MasterKey { path } => write!(f, "key store: {}: expected 32 octets or 64 hex digits", path.display()),
-            Self::Format { path, detail } => write!(f, "key store: {} is not a valid key store: {detail}", path.display()),
+            Self::Format { path, detail } => {
+                write!(f, "key store: {} is not a valid key store: {detail}", path.display())
+            }
             Self::Unseal { connection, ckn } => write!(
                 f,
                 "key store: the CAK of connection {connection} CKN {ckn} does not decrypt with this master key"
@@ -103,7 +109,12 @@ fn master_key(path: &Path) -> Result<Key, StoreError> {
         if let Some(d) = path.parent() {
             std::fs::create_dir_all(d).map_err(io(d, "create"))?;
         }
-        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path).map_err(io(path, "create"))?;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(io(path, "create"))?;
         let written = f.write_all(&k).and_then(|()| f.sync_all());
         k.zeroize();
         written.map_err(io(path, "write"))?;
@@ -157,7 +168,8 @@ impl KeyStore {
         let (nonce, ct) = raw.split_at(12);
         let aad = format!("{}\n{}", e.connection, e.ckn);
         let cipher = ChaCha20Poly1305::new(&self.master);
-        let mut plain = cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() }).map_err(|_| bad())?;
+        let mut plain =
+            cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad: aad.as_bytes() }).map_err(|_| bad())?;
         raw.zeroize();
         let cak = Cak::from_slice(&plain).map_err(|_| bad());
         plain.zeroize();
@@ -187,7 +199,8 @@ impl KeyStore {
     /// Writes `keys` atomically (mode 0600) and makes them the store's state.
     pub fn save(&mut self, keys: Vec<Entry>) -> Result<(), StoreError> {
         let file = File { version: 1, keys };
-        let text = serde_json::to_string_pretty(&file).map_err(|e| StoreError::Format { path: self.path.clone(), detail: e.to_string() })?;
+        let text = serde_json::to_string_pretty(&file)
+            .map_err(|e| StoreError::Format { path: self.path.clone(), detail: e.to_string() })?;
         if let Some(d) = self.path.parent() {
             std::fs::create_dir_all(d).map_err(io(d, "create"))?;
         }

@@ -4,4 +4,6 @@
 pub mod cli;
 pub mod daemon;
 pub mod key_store;
+pub mod keychain;
 pub mod mka;
+pub mod operator_proto;

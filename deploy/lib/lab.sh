@@ -67,6 +67,10 @@ extra_args = ["--log-level", "pmd.net.af_packet:warning", "--log-level", "lib.ea
 
 [control]
 socket = "$LAB_DIR/$side.sock"
+operator_socket = "$LAB_DIR/$side.op.sock"
+key_store = "$LAB_DIR/$side.store/keystore.json"
+master_key_file = "$LAB_DIR/$side.store/master.key"
+metrics_listen = "127.0.0.1:9465"
 
 [metrics]
 listen = "127.0.0.1:9464"
@@ -126,6 +130,35 @@ lab_stop() {
     LAB_RC=0; wait "$pid" 2>/dev/null || LAB_RC=$?
     eval "LAB_PID_$1="
 }
+
+# lab_start_control SIDE BINARY CONFIG: starts macsec-control in the dataplane's namespace.
+lab_start_control() {
+    local side=$1 bin=$2 cfg=$3
+    ip netns exec "$(lab_ns d$side)" "$bin" --config "$cfg" > "$LAB_DIR/$side.ctl.out" 2> "$LAB_DIR/$side.ctl.err" &
+    LAB_PIDS+=($!)
+    eval "LAB_CPID_$side=$!"
+    for _ in $(seq 100); do
+        [ -S "$LAB_DIR/$side.op.sock" ] && return 0
+        kill -0 "$!" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "macsec-control $side did not start:" >&2; cat "$LAB_DIR/$side.ctl.err" >&2; return 1
+}
+
+# lab_ctl SIDE VERB ARGS...: macsecctl against that side's control daemon.
+lab_ctl() { local side=$1; shift; MACSEC_CONTROL_SOCKET="$LAB_DIR/$side.op.sock" "$LAB_CTL" "$@"; }
+
+# lab_wait_up SIDE SECONDS: until describe-connections says Encryption Up.
+lab_wait_up() {
+    local i
+    for i in $(seq $(( $2 * 5 ))); do
+        lab_ctl "$1" describe-connections 2>/dev/null | grep -q '"Encryption Up"' && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+lab_mka_metrics() { ip netns exec "$(lab_ns d$1)" curl -s --max-time 5 http://127.0.0.1:9465/metrics; }
 
 lab_metrics() { ip netns exec "$(lab_ns d$1)" curl -s --max-time 5 http://127.0.0.1:9464/metrics; }
 lab_status() { ip netns exec "$(lab_ns d$1)" curl -s --max-time 5 http://127.0.0.1:9464/status; }

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use macsec_control::cli::{pcap_decrypt, UsageError};
+use macsec_control::cli::{operator, pcap_decrypt, UsageError};
 
 const USAGE: &str = "usage: macsecctl VERB [ARGS]
 
@@ -19,11 +19,17 @@ fn main() -> ExitCode {
     };
     match verb.as_str() {
         "pcap-decrypt" => pcap_decrypt_main(rest),
+        v if operator::VERBS.contains(&v) => operator_main(v, rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
+            println!("{}", operator::USAGE);
             ExitCode::SUCCESS
         }
-        other => usage_error(&UsageError::new("VERB", "one of: pcap-decrypt", other)),
+        other => usage_error(&UsageError::new(
+            "VERB",
+            &format!("one of: pcap-decrypt, {}", operator::VERBS.join(", ")),
+            other,
+        )),
     }
 }
 
@@ -49,6 +55,34 @@ fn pcap_decrypt_main(args: &[String]) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// An operator verb: prints the reply's result as JSON; exit 1 when macsec-control refused.
+fn operator_main(verb: &str, args: &[String]) -> ExitCode {
+    let (req, socket) = match operator::request(verb, args) {
+        Ok(r) => r,
+        Err(e) => return usage_error(&e),
+    };
+    let socket = socket
+        .or_else(|| std::env::var("MACSEC_CONTROL_SOCKET").ok())
+        .unwrap_or_else(|| "/run/macsec/control.sock".to_owned());
+    match operator::call(&socket, &req) {
+        Ok(r) => {
+            for w in &r.warnings {
+                eprintln!("macsecctl: warning: {w}");
+            }
+            if let Some(e) = &r.error {
+                eprintln!("macsecctl: {e}");
+                return ExitCode::from(1);
+            }
+            println!("{}", serde_json::to_string_pretty(&r.result).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("macsecctl: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 fn usage_error(e: &UsageError) -> ExitCode {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+pub mod operator;
 pub mod pcap_decrypt;
 
 /// A bad command line: printed as `ARG: expected FORM, got WHAT` and exit status 2.

@@ -194,6 +194,8 @@ pub struct Participant<R: RngCore + CryptoRng> {
     tx_next_pn: u64,
     transmit: VecDeque<Vec<u8>>,
     commands: VecDeque<DpCommand>,
+    /// ANs other participants of the same SecY use (a key server skips them).
+    avoid: [bool; 4],
     rng: R,
     pub stats: MkaStats,
 }
@@ -254,6 +256,7 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             tx_next_pn: 1,
             transmit: VecDeque::new(),
             commands: VecDeque::new(),
+            avoid: [false; 4],
             rng,
             stats: MkaStats::default(),
         }
@@ -313,6 +316,28 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             t = t.min(x);
         }
         t
+    }
+
+    /// ANs in use by other participants of the same SecY (keychain): never distributed by us.
+    pub fn avoid_ans(&mut self, busy: [bool; 4]) {
+        self.avoid = busy;
+    }
+
+    /// Starts over with a new MI, no peers and no keys (the dataplane restarted and lost its
+    /// SAs: reusing a SAK from PN 1 would reuse IVs, so the session is re-established and the
+    /// key server distributes a fresh SAK).
+    pub fn reinstall(&mut self, now: Instant) {
+        let mut mi = [0u8; 12];
+        self.rng.fill_bytes(&mut mi);
+        self.mi = Mi(mi);
+        self.mn = 0;
+        self.mn_history.clear();
+        self.peers.clear();
+        self.latest = None;
+        self.old = None;
+        self.retire_at = None;
+        self.commands.clear();
+        self.next_hello = now;
     }
 
     /// Asks for a new SAK at the next opportunity (operator `rekey`).
@@ -547,7 +572,14 @@ impl<R: RngCore + CryptoRng> Participant<R> {
         nonce.zeroize();
         let Some(sak) = sak else { return };
         self.next_kn = self.next_kn.wrapping_add(1).max(1);
-        let an = self.next_an;
+        let mut an = self.next_an;
+        for _ in 0..4 {
+            let mine = [&self.latest, &self.old].into_iter().flatten().any(|k| k.an == an);
+            if !self.avoid[an.index()] && !mine {
+                break;
+            }
+            an = an.next();
+        }
         self.next_an = an.next();
         let server = self.mi;
         self.install(now, server, kn, an, sak);

@@ -240,7 +240,11 @@ impl Config {
             key_store: control.key_store.unwrap_or_else(|| PathBuf::from("/var/lib/macsec/keystore.json")),
             master_key_file: control.master_key_file.unwrap_or_else(|| PathBuf::from("/etc/macsec/master.key")),
             metrics_listen: mka_listen.parse().map_err(|_| {
-                ConfigError::new("control.metrics_listen", format!("{mka_listen:?}"), "ADDRESS:PORT, e.g. \"127.0.0.1:9465\"")
+                ConfigError::new(
+                    "control.metrics_listen",
+                    format!("{mka_listen:?}"),
+                    "ADDRESS:PORT, e.g. \"127.0.0.1:9465\"",
+                )
             })?,
         };
         let listen = raw.metrics.and_then(|m| m.listen).unwrap_or_else(|| "127.0.0.1:9464".to_owned());

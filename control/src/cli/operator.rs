@@ -1,0 +1,114 @@
+//! The verbs that talk to `macsec-control` over its operator socket (AWS Direct Connect names).
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use zeroize::Zeroize;
+
+use super::UsageError;
+use crate::operator_proto::{OpReply, OpRequest};
+
+pub const VERBS: &[&str] = &[
+    "associate-mac-sec-key",
+    "disassociate-mac-sec-key",
+    "schedule-key-deletion",
+    "update-connection",
+    "describe-connections",
+    "rekey",
+    "status",
+];
+
+pub const USAGE: &str = "operator verbs (talk to macsec-control; --socket PATH or $MACSEC_CONTROL_SOCKET,
+default /run/macsec/control.sock):
+  associate-mac-sec-key    --connection-id ID --ckn HEX64 (--cak HEX64 | --cak-file PATH)
+  disassociate-mac-sec-key --connection-id ID --ckn HEX64
+  schedule-key-deletion    --connection-id ID --ckn HEX64 --days 7..30
+  update-connection        --connection-id ID --encryption-mode must_encrypt|should_encrypt|no_encrypt
+  describe-connections     [--connection-id ID]
+  rekey                    --connection-id ID
+  status";
+
+/// Parses `--flag value` pairs; every flag must be one of `allowed`.
+fn flags(args: &[String], allowed: &[&str]) -> Result<HashMap<String, String>, UsageError> {
+    let mut m = HashMap::new();
+    let mut it = args.iter();
+    while let Some(f) = it.next() {
+        let name = f.trim_start_matches("--");
+        if !f.starts_with("--") || !allowed.contains(&name) {
+            return Err(UsageError::new("argument", &format!("one of --{}", allowed.join(", --")), f));
+        }
+        let v = it.next().ok_or_else(|| UsageError::bare(f, "expected a value (missing)"))?;
+        m.insert(name.to_owned(), v.clone());
+    }
+    Ok(m)
+}
+
+fn need(m: &mut HashMap<String, String>, k: &str, form: &str) -> Result<String, UsageError> {
+    m.remove(k).ok_or_else(|| UsageError::bare(&format!("--{k}"), &format!("expected {form} (missing)")))
+}
+
+/// Builds the request of a verb. The CAK comes from `--cak` or a file (kept off `ps`).
+pub fn request(verb: &str, args: &[String]) -> Result<(OpRequest, Option<String>), UsageError> {
+    let mut all = vec!["socket"];
+    all.extend(match verb {
+        "associate-mac-sec-key" => vec!["connection-id", "ckn", "cak", "cak-file"],
+        "disassociate-mac-sec-key" => vec!["connection-id", "ckn"],
+        "schedule-key-deletion" => vec!["connection-id", "ckn", "days"],
+        "update-connection" => vec!["connection-id", "encryption-mode"],
+        "describe-connections" => vec!["connection-id"],
+        "rekey" => vec!["connection-id"],
+        _ => vec![],
+    });
+    let mut m = flags(args, &all)?;
+    let socket = m.remove("socket");
+    let id = |m: &mut HashMap<String, String>| need(m, "connection-id", "a connection id such as dxcon-fgabc123");
+    let req = match verb {
+        "associate-mac-sec-key" => {
+            let connection_id = id(&mut m)?;
+            let ckn = need(&mut m, "ckn", "64 hex digits")?;
+            let cak = match (m.remove("cak"), m.remove("cak-file")) {
+                (Some(c), None) => c,
+                (None, Some(p)) => std::fs::read_to_string(&p)
+                    .map(|s| s.trim().to_owned())
+                    .map_err(|e| UsageError::bare("--cak-file", &format!("cannot read {p}: {e}")))?,
+                _ => return Err(UsageError::bare("--cak", "expected either --cak HEX64 or --cak-file PATH")),
+            };
+            OpRequest::AssociateMacSecKey { connection_id, ckn, cak }
+        }
+        "disassociate-mac-sec-key" => {
+            OpRequest::DisassociateMacSecKey { connection_id: id(&mut m)?, ckn: need(&mut m, "ckn", "64 hex digits")? }
+        }
+        "schedule-key-deletion" => {
+            let connection_id = id(&mut m)?;
+            let ckn = need(&mut m, "ckn", "64 hex digits")?;
+            let d = need(&mut m, "days", "7 to 30")?;
+            let days = d.parse().map_err(|_| UsageError::new("--days", "a number of days, 7 to 30", &d))?;
+            OpRequest::ScheduleKeyDeletion { connection_id, ckn, days }
+        }
+        "update-connection" => OpRequest::UpdateConnection {
+            connection_id: id(&mut m)?,
+            encryption_mode: need(&mut m, "encryption-mode", "must_encrypt, should_encrypt or no_encrypt")?,
+        },
+        "describe-connections" => OpRequest::DescribeConnections { connection_id: m.remove("connection-id") },
+        "rekey" => OpRequest::Rekey { connection_id: id(&mut m)? },
+        "status" => OpRequest::Status,
+        other => return Err(UsageError::new("VERB", "an operator verb", other)),
+    };
+    Ok((req, socket))
+}
+
+/// Sends a request and returns the reply.
+pub fn call(socket: &str, req: &OpRequest) -> Result<OpReply, String> {
+    let mut s = UnixStream::connect(socket).map_err(|e| format!("cannot reach macsec-control at {socket}: {e}"))?;
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
+    line.push(b'\n');
+    let w = s.write_all(&line);
+    line.zeroize();
+    w.map_err(|e| format!("cannot send to {socket}: {e}"))?;
+    let mut reply = String::new();
+    BufReader::new(&s).read_line(&mut reply).map_err(|e| format!("no reply from {socket}: {e}"))?;
+    serde_json::from_str(&reply).map_err(|e| format!("bad reply from {socket}: {e}"))
+}
