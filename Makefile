@@ -27,6 +27,7 @@ test-e2e:
 
 test-peer:
 	./dataplane/tests/captures/check-live.sh
+	./control/tests/peer/mka-peer.sh
 
 demo: deps
 	./deploy/demo.sh

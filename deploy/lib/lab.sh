@@ -51,6 +51,24 @@ lab_up() {
     done
 }
 
+# lab_up_peer: only side A (hA ── a_host [dA]); the wire is the tap of a ../shared/peer VM
+# that run-vm.sh creates in namespace dA (wire_port iface=tap0, see lab_config WIRE_IFACE).
+lab_up_peer() {
+    [ -d "$LAB_DIR" ] || LAB_DIR=$(mktemp -d /tmp/macsec-lab.XXXXXX)
+    LAB_PIDS=()
+    for n in hA dA; do
+        ip netns add "$(lab_ns $n)"
+        ip netns exec "$(lab_ns $n)" sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+        ip -n "$(lab_ns $n)" link set lo up
+    done
+    ip link add hA0 netns "$(lab_ns hA)" type veth peer name a_host netns "$(lab_ns dA)"
+    ip -n "$(lab_ns hA)" link set hA0 up
+    ip -n "$(lab_ns dA)" link set a_host up
+    ip netns exec "$(lab_ns hA)" ethtool -K hA0 tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+    ip netns exec "$(lab_ns dA)" ethtool -K a_host tso off gso off gro off tx off rx off >/dev/null 2>&1 || true
+    ip -n "$(lab_ns hA)" addr add 10.77.0.1/24 dev hA0
+}
+
 # lab_config SIDE SUITE MODE WORKERS LCORES KEYSOURCE [extra connection lines]
 lab_config() {
     local side=$1 suite=$2 mode=$3 workers=$4 lcores=$5 keys=$6 l=${1,,}
@@ -78,7 +96,7 @@ listen = "127.0.0.1:9464"
 [[connections]]
 id = "dxcon-lab$l"
 host_port = "net_af_packet0,iface=${l}_host,framecnt=8192"
-wire_port = "net_af_packet1,iface=${l}_wire,framecnt=8192"
+wire_port = "net_af_packet1,iface=${WIRE_IFACE:-${l}_wire},framecnt=8192"
 workers = $workers
 cipher_suite = "$suite"
 encryption_mode = "$mode"
@@ -89,7 +107,7 @@ CONF
     if [ "$keys" = static ]; then
         printf 'key_source = "static"\nstatic_key_file = "%s"\n' "$LAB_DIR/$side.keys" >> "$f"
     else
-        printf 'key_source = "control"\n' >> "$f"
+        printf 'key_source = "control"\nkey_server_priority = %s\n' "${LAB_PRIO:-16}" >> "$f"
     fi
     echo "$f"
 }
