@@ -1,50 +1,134 @@
 #!/bin/bash
-# `make demo`, at the project's current stage: a real MACsec link (two Linux-kernel MACsec peers
-# in qemu VMs, from ../shared/peer, GCM-AES-XPN-256 with a static lab SAK) is captured on the
-# wire, and our SecY (`macsecctl pcap-decrypt`) validates and decrypts every frame of it.
-# The two-appliance demo (our dataplanes + MKA back to back) replaces this once the dataplane
-# runtime and MKA land. Cleans up what it started on success, failure and Ctrl-C.
+# `make demo`: two appliances back to back.
+#
+#   host A ── [appliance A: macsec-dataplane + macsec-control] ══ wire ══ [appliance B] ── host B
+#
+# Each appliance is our DPDK dataplane (net_af_packet on veths, --no-huge) and our MKA daemon in
+# its own network namespace; the hosts are namespaces with IPs. MKA with a lab CKN/CAK brings
+# GCM-AES-XPN-256 up, then: ping, iperf3, a capture of the wire shown by tshark (only MACsec and
+# EAPOL), a SAK rekey and a CAK rotation during traffic with zero lost frames by the counters, a
+# status table. Cleans up on success, failure and Ctrl-C; exits 0 only if every check passed.
+#
+#   deploy/demo.sh [--quick]    --quick: 8 s of iperf3 instead of 15 s (the test suite runs this)
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-PEER="${MACSEC_PEER_DIR:-$ROOT/../shared/peer}"
+IPERF_SECS=15; [ "${1:-}" = --quick ] && IPERF_SECS=8
 SUITE=gcm-aes-xpn-256
-SAK=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f   # lab key of the peer harness
-SALT=0c0d0e0f1011121314151617
-[ -x "$PEER/demo.sh" ] || { echo "demo: peer harness not found at $PEER (set MACSEC_PEER_DIR)" >&2; exit 2; }
+# Lab keys only: 64 hex digits each, as AWS Direct Connect requires.
+CKN1=6c61622d636b6e2d6f6e652d000000000000000000000000000000000000000a
+CAK1=8b5b4c3d2e1f00112233445566778899aabbccddeeff00112233445566778899
+CKN2=6c61622d636b6e2d74776f2d000000000000000000000000000000000000000b
+CAK2=1f2e3d4c5b6a79880102030405060708090a0b0c0d0e0f101112131415161718
+cd "$ROOT"
+source deploy/lib/lab.sh
+LAB_CTL="$ROOT/target/release/macsecctl"
+BIN="$ROOT/target/release/macsec-dataplane"; CBIN="$ROOT/target/release/macsec-control"
 
-WORK=$(mktemp -d /tmp/macsec-demo.XXXXXX)
-cleanup() { "$PEER/demo.sh" cleanup >/dev/null 2>&1 || true; rm -rf "$WORK"; }
-trap cleanup EXIT
+pass=0; fail=0; T0=$(date +%s)
+step() { printf '\n\033[1m==> %s\033[0m  (%ss)\n' "$*" $(( $(date +%s) - T0 )); }
+ok() { printf '    \033[32mok\033[0m  %s\n' "$*"; pass=$((pass + 1)); }
+bad() { printf '    \033[31mFAILED\033[0m  %s\n' "$*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+finish() {
+    local rc=$?
+    lab_down 2>/dev/null || true
+    if [ "$fail" -eq 0 ] && [ "$rc" -eq 0 ] && [ "$pass" -gt 0 ]; then
+        printf '\ndemo: PASS: %d checks passed in %ss (two appliances, MKA %s, rekey and CAK rotation hitless)\n' "$pass" $(( $(date +%s) - T0 )) "$SUITE"
+    else
+        printf '\ndemo: FAIL: %d passed, %d failed (exit %d)\n' "$pass" "$fail" "$rc"
+        [ "$rc" -eq 0 ] && exit 1
+    fi
+}
+trap finish EXIT
 trap 'echo; echo "demo: interrupted"; exit 130' INT TERM
-step() { printf '\n==> %s\n' "$*"; }
 
-step "building macsecctl (release)"
-cd "$ROOT" && cargo build -q --release -p macsec-control --bin macsecctl
-CTL="$ROOT/target/release/macsecctl"
+metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
 
-step "booting two Linux MACsec peers ($SUITE, static SAK) and capturing their wire"
-"$PEER/build.sh" >/dev/null
-"$PEER/demo.sh" static "$SUITE" --pcap "$WORK/wire.pcap" 2>&1 | grep -E "launched|capture:|macsec|secured|ping|rx|tx" | head -30 || true
+step "building the appliance (release)"
+cargo build -q --release -p macsec-dataplane -p macsec-control
 
-step "what the wire carried (tshark)"
-tshark -r "$WORK/wire.pcap" -q -z io,phs 2>/dev/null | sed -n '/eth/,/====/p' | head -12
-tshark -r "$WORK/wire.pcap" -c 4 2>/dev/null || true
+step "network: host A, appliance A, wire (veth), appliance B, host B in their own namespaces"
+lab_up
+CFG_A=$(lab_config A "$SUITE" must_encrypt 1 "0@0,1@1" control)
+CFG_B=$(LAB_PRIO=32 lab_config B "$SUITE" must_encrypt 1 "0@1,1@0" control)
+echo "    configs: $CFG_A $CFG_B"
 
-step "our SecY validates and decrypts the capture"
-set +e
-summary=$("$CTL" pcap-decrypt --sak "$SAK" --cipher-suite "$SUITE" \
-    --ssci 52540000000a0001=1 --ssci 52540000000b0001=2 --salt "$SALT" "$WORK/wire.pcap" "$WORK/plain.pcap")
-rc=$?
-set -e
-echo "$summary"
-tshark -r "$WORK/plain.pcap" -Y icmp -c 6 2>/dev/null || true
+step "starting both dataplanes (DPDK, net_af_packet, --no-huge) and MKA daemons"
+lab_start A "$BIN" "$CFG_A"; lab_start B "$BIN" "$CFG_B"
+lab_start_control A "$CBIN" "$CFG_A"; lab_start_control B "$CBIN" "$CFG_B"
+check "must_encrypt before MKA is up: host A cannot reach host B" eval '! ip netns exec "$(lab_ns hA)" ping -c 2 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1'
 
-macsec=$(jq .macsec <<<"$summary"); ok=$(jq .ok <<<"$summary")
-icmp=$(tshark -r "$WORK/plain.pcap" -Y icmp 2>/dev/null | wc -l)
+step "associating the lab CKN/CAK on both appliances (macsecctl associate-mac-sec-key)"
+lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" --cak "$CAK1" | jq -c .
+lab_ctl B associate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN1" --cak "$CAK1" | jq -c .
+printf '    waiting for MKA'
+for i in $(seq 100); do
+    if lab_ctl A describe-connections | grep -q '"Encryption Up"' && lab_ctl B describe-connections | grep -q '"Encryption Up"'; then break; fi
+    printf '.'; sleep 0.2
+done; echo
+check "MKA secured on both appliances (Encryption Up)" eval 'lab_wait_up A 1 && lab_wait_up B 1'
+check "host A pings host B through MACsec" ip netns exec "$(lab_ns hA)" ping -c 5 -i 0.2 -W 2 -q 10.77.0.2
+
+step "traffic: iperf3 ${IPERF_SECS}s; during it a SAK rekey and a CAK rotation; capturing the wire"
+ip netns exec "$(lab_ns dA)" tcpdump -i a_wire -U -w "$LAB_DIR/wire.pcap" 2>/dev/null & CAP=$!; LAB_PIDS+=($CAP); sleep 1
+ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1; sleep 0.5
+ip netns exec "$(lab_ns hA)" iperf3 -c 10.77.0.2 -p 5201 -t "$IPERF_SECS" -b 1G -J > "$LAB_DIR/iperf.json" & IPERF=$!
+sleep 1
+echo "    SAK rekey: macsecctl rekey --connection-id dxcon-laba"
+lab_ctl A rekey --connection-id dxcon-laba | jq -c .
+sleep 1
+echo "    CAK rotation: associate a second CKN/CAK on both, wait until it carries traffic, disassociate the first"
+lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN2" --cak "$CAK2" | jq -c .
+lab_ctl B associate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN2" --cak "$CAK2" | jq -c .
+for i in $(seq 100); do
+    lab_ctl A describe-connections | jq -e --arg c "$CKN2" '.connections[0].macSecKeys[] | select(.ckn == $c and .inUse)' >/dev/null 2>&1 &&
+    lab_ctl B describe-connections | jq -e --arg c "$CKN2" '.connections[0].macSecKeys[] | select(.ckn == $c and .inUse)' >/dev/null 2>&1 && break
+    sleep 0.1
+done
+check "the new key carries traffic on both sides" eval 'lab_ctl A describe-connections | jq -e --arg c "$CKN2" ".connections[0].macSecKeys[] | select(.ckn == \$c and .inUse)" >/dev/null'
+lab_ctl A disassociate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" | jq -c .
+lab_ctl B disassociate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN1" | jq -c .
+echo "    rotation done at $(( $(date +%s) - T0 ))s; iperf3 goes on with the new key"
+wait "$IPERF" || true
+sleep 0.5; kill -INT "$CAP" 2>/dev/null || true; wait "$CAP" 2>/dev/null || true
+GBPS=$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$LAB_DIR/iperf.json")
+RETR=$(jq '.end.sum_sent.retransmits' "$LAB_DIR/iperf.json")
+check "iperf3: ${GBPS} Gbit/s over MACsec, ${RETR} TCP retransmissions" test "$(jq '.end.sum_received.bytes > 0' "$LAB_DIR/iperf.json")" = true
+
+step "the wire, as tshark sees it"
+tshark -r "$LAB_DIR/wire.pcap" -q -z io,phs 2>/dev/null | sed -n '/^eth/,/^=/p' | head -8
+tshark -r "$LAB_DIR/wire.pcap" -Y eapol -c 2 2>/dev/null | sed 's/^/    /'
+tshark -r "$LAB_DIR/wire.pcap" -Y macsec -c 3 2>/dev/null | sed 's/^/    /'
+CLEAR=$(tshark -r "$LAB_DIR/wire.pcap" -Y '!(eth.type == 0x88e5) && !(eth.type == 0x888e)' 2>/dev/null | wc -l)
+check "the wire holds only MACsec and EAPOL frames ($CLEAR others)" test "$CLEAR" -eq 0
+ANS=$(tshark -r "$LAB_DIR/wire.pcap" -Y macsec -T fields -e macsec.AN 2>/dev/null | sort -u | tr '\n' ' ')
+check "SAs changed on the wire during traffic (ANs seen: $ANS)" test "$(wc -w <<<"$ANS")" -ge 3
+
+step "counters: zero lost frames"
+sleep 1.5
+for pair in "A B" "B A"; do
+    set -- $pair
+    tx=$(metric macsec_tx_sc_out_pkts_encrypted_total "$1"); rx=$(metric macsec_rx_sa_in_pkts_ok_total "$2")
+    check "$1 encrypted $tx frames, $2 validated $rx of them OK" test "$tx" -eq "$rx" -a "$tx" -gt 0
+done
+for s in A B; do
+    e=0; for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_invalid; do e=$(( e + $(metric "macsec_rx_sa_${m}_total" $s) )); done
+    e=$(( e + $(metric macsec_rx_sc_in_pkts_late_total $s) ))
+    check "appliance $s: zero NotValid/NotUsingSA/UnusedSA/Invalid/Late" test "$e" -eq 0
+done
+REKEYS=$(metric macsec_rekeys_total A 'reason="control"')
+check "Tx SAs switched by appliance A: $REKEYS (session start, rekey, CAK rotation)" test "$REKEYS" -ge 3
+
+step "status"
+printf '    %-10s %-15s %-16s %-18s %-4s %-4s %-12s %s\n' appliance encryption "cipher suite" "key server" AN KN "tx next PN" metrics
+for s in A B; do
+    d=$(lab_ctl $s describe-connections); st=$(lab_status $s)
+    printf '    %-10s %-15s %-16s %-18s %-4s %-4s %-12s %s\n' "$s" "$(jq -r '.connections[0].portEncryptionStatus' <<<"$d")" \
+        "$(jq -r '.connections[0].cipherSuite' <<<"$d")" "$(jq -r '.connections[0].keyServerSci + (if .connections[0].keyServer then " (us)" else "" end)' <<<"$d")" \
+        "$(jq -r '.connections[0].an' <<<"$d")" "$(jq -r '.connections[0].kn' <<<"$d")" "$(jq -r '.secys[0].tx_sa.next_pn' <<<"$st")" \
+        "http://127.0.0.1:9464/metrics (netns $(lab_ns d$s))"
+done
+echo "    throughput: ${GBPS} Gbit/s (iperf3 paced at 1 Gbit/s; two busy-polling dataplanes share this machine's CPUs)"
 echo
-if [ "$rc" -eq 0 ] && [ "$macsec" -gt 0 ] && [ "$ok" = "$macsec" ] && [ "$icmp" -gt 0 ]; then
-    echo "demo: PASS: $ok/$macsec MACsec frames ($SUITE) from Linux macsec validated and decrypted by our SecY, $icmp ICMP frames inside"
-else
-    echo "demo: FAIL: $summary, $icmp ICMP frames (pcap-decrypt exit $rc)"
-    exit 1
-fi
+echo "    a few metrics of appliance A:"
+lab_metrics A | grep -E '^macsec_(encryption_up|tx_sa_next_pn|tx_sa_pn_exhaustion_ratio|rekeys_total|port_tx_packets_total)' | sed 's/^/      /' | head -8

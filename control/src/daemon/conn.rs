@@ -95,10 +95,12 @@ impl Conn {
                 an: an.get(),
             });
         }
+        // Its Tx SA (installed while it was principal) goes too, unless the principal uses that AN.
+        let principal_an = self.keys.iter().find(|p| Some(&p.ckn) == self.principal.as_ref()).and_then(|p| p.tx_enabled);
+        if let Some(an) = k.tx_enabled.filter(|an| Some(*an) != principal_an || self.principal.as_ref() == Some(ckn)) {
+            self.out.push(Request::DeleteTxSa { secy: self.secy.clone(), an: an.get() });
+        }
         if self.principal.as_ref() == Some(ckn) {
-            if let Some(an) = k.tx_enabled {
-                self.out.push(Request::DeleteTxSa { secy: self.secy.clone(), an: an.get() });
-            }
             self.principal = None;
         }
         self.choose_principal();

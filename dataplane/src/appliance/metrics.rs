@@ -112,10 +112,15 @@ fn render_secy(f: &mut Families, s: &SecySnapshot) {
             f64::from(u8::from(s.encryption_mode == mode)),
         );
     }
+    for (an, stats) in s.tx_sa_stats.iter().enumerate() {
+        if stats.values().any(|(_, v)| v > 0) || s.tx_sa.as_ref().is_some_and(|t| usize::from(t.an) == an) {
+            let an = an.to_string();
+            f.mib("tx_sa", stats.values(), &[("connection", conn), ("member", m), ("an", an.as_str())]);
+        }
+    }
     if let Some(tx) = &s.tx_sa {
         let an = tx.an.to_string();
         let la = [("connection", conn), ("member", m), ("an", an.as_str())];
-        f.mib("tx_sa", tx.stats.values(), &la);
         f.gauge("macsec_tx_sa_next_pn", "Next PN of the transmit SA", &la, tx.next_pn as f64);
         let ratio = tx.next_pn as f64 / tx.max_pn.max(1) as f64;
         f.gauge("macsec_tx_sa_pn_exhaustion_ratio", "Next PN / largest PN of the transmit SA", &la, ratio);
@@ -125,12 +130,16 @@ fn render_secy(f: &mut Families, s: &SecySnapshot) {
     for sc in &s.rx_scs {
         let ls = [("connection", conn), ("member", m), ("peer_sci", sc.sci.as_str())];
         f.mib("rx_sc", sc.stats.values(), &ls);
-        for sa in sc.sas.iter().filter(|sa| sa.installed) {
+        // Counters of every AN slot that was ever used stay exported after its SA is deleted
+        // (Prometheus counters never go backwards); PN gauges only for installed SAs.
+        for sa in sc.sas.iter().filter(|sa| sa.installed || sa.stats.values().any(|(_, v)| v > 0)) {
             let an = sa.an.to_string();
             let la = [("connection", conn), ("member", m), ("peer_sci", sc.sci.as_str()), ("an", an.as_str())];
             f.mib("rx_sa", sa.stats.values(), &la);
-            f.gauge("macsec_rx_sa_next_pn", "802.1AE nextPN of the receive SA", &la, sa.next_pn as f64);
-            f.gauge("macsec_rx_sa_lowest_pn", "802.1AE lowestPN of the receive SA", &la, sa.lowest_pn as f64);
+            if sa.installed {
+                f.gauge("macsec_rx_sa_next_pn", "802.1AE nextPN of the receive SA", &la, sa.next_pn as f64);
+                f.gauge("macsec_rx_sa_lowest_pn", "802.1AE lowestPN of the receive SA", &la, sa.lowest_pn as f64);
+            }
         }
     }
     for (reason, v) in [("control", s.rekeys.control), ("pn_threshold", s.rekeys.pn_threshold_requests)] {

@@ -79,6 +79,8 @@ pub struct SecySnapshot {
     pub secy: SecyStats,
     pub tx_sc: TxScStats,
     pub tx_sa: Option<TxSaStatus>,
+    /// The Tx SA counters of every AN slot (also of SAs no longer installed).
+    pub tx_sa_stats: [TxSaStats; 4],
     pub rx_scs: Vec<RxScStatus>,
     pub rekeys: RekeyCounts,
     /// Host frames dropped because policy forbids sending them (must_encrypt without SA, ...).

@@ -86,6 +86,7 @@ fn secy_snapshot(s: &SecyRt) -> SecySnapshot {
         secy: c.secy,
         tx_sc: c.tx_sc,
         tx_sa,
+        tx_sa_stats: c.tx_sa,
         rx_scs,
         rekeys: RekeyCounts {
             control: s.rekeys_control.load(Ordering::Relaxed),
