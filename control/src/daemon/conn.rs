@@ -96,7 +96,8 @@ impl Conn {
             });
         }
         // Its Tx SA (installed while it was principal) goes too, unless the principal uses that AN.
-        let principal_an = self.keys.iter().find(|p| Some(&p.ckn) == self.principal.as_ref()).and_then(|p| p.tx_enabled);
+        let principal_an =
+            self.keys.iter().find(|p| Some(&p.ckn) == self.principal.as_ref()).and_then(|p| p.tx_enabled);
         if let Some(an) = k.tx_enabled.filter(|an| Some(*an) != principal_an || self.principal.as_ref() == Some(ckn)) {
             self.out.push(Request::DeleteTxSa { secy: self.secy.clone(), an: an.get() });
         }
