@@ -90,6 +90,8 @@ lab_ctl A disassociate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" | jq
 lab_ctl B disassociate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN1" | jq -c .
 echo "    rotation done at $(( $(date +%s) - T0 ))s; iperf3 goes on with the new key"
 wait "$IPERF" || true
+# A few frames at a low rate with the new key (tcpdump drops part of the capture at full rate).
+ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1 || true
 sleep 0.5; kill -INT "$CAP" 2>/dev/null || true; wait "$CAP" 2>/dev/null || true
 GBPS=$(jq '.end.sum_received.bits_per_second / 1e9 * 100 | floor / 100' "$LAB_DIR/iperf.json")
 RETR=$(jq '.end.sum_sent.retransmits' "$LAB_DIR/iperf.json")

@@ -12,7 +12,9 @@ PKGS=(
     # the real MACsec peer in ../shared/peer (qemu VM with the Linux macsec driver + wpa_supplicant)
     qemu-system-x86 busybox-static cpio kmod socat gzip binutils
     # vector cross-check (../shared/vectors/verify.py), scripts
-    python3 python3-cryptography jq curl
+    python3 python3-cryptography python3-yaml jq curl
+    # checking deploy/: promtool (prometheus), systemd-analyze (systemd)
+    prometheus systemd
 )
 
 missing=()
@@ -30,7 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     # tshark asks whether non-root users may capture; answer for it
     echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
     apt-get update -qq
+    # Install, do not start, services (prometheus is here only for promtool).
+    norc=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; norc=1; fi
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    if [ "$norc" = 1 ]; then rm -f /usr/sbin/policy-rc.d; fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1 && [ ! -x "$HOME/.cargo/bin/cargo" ]; then

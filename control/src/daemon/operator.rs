@@ -29,11 +29,6 @@ pub fn serve(path: &Path, calls: mpsc::Sender<OpCall>) -> std::io::Result<()> {
     tokio::spawn(async move {
         while let Ok((mut stream, _)) = listener.accept().await {
             let uid = stream.peer_cred().map(|c| c.uid()).unwrap_or(u32::MAX);
-            if uid != me && uid != 0 {
-                eprintln!("macsec-control: operator client refused: uid {uid} is not {me} or root");
-                let _ = stream.write_all(b"{\"ok\":false,\"error\":\"permission denied: another uid\"}\n").await;
-                continue;
-            }
             let calls = calls.clone();
             tokio::spawn(async move {
                 let (r, mut w) = stream.split();
@@ -41,7 +36,14 @@ pub fn serve(path: &Path, calls: mpsc::Sender<OpCall>) -> std::io::Result<()> {
                 if BufReader::new(r.take(64 * 1024)).read_line(&mut line).await.is_err() {
                     return;
                 }
+                let refused = uid != me && uid != 0;
+                if refused {
+                    eprintln!("macsec-control: operator client refused: uid {uid} is not {me} or root");
+                }
                 let reply = match serde_json::from_str::<OpRequest>(&line) {
+                    _ if refused => {
+                        OpReply::err(format!("permission denied: uid {uid} may not use the operator socket"))
+                    }
                     Ok(req) => {
                         let (tx, rx) = oneshot::channel();
                         if calls.send((req, tx)).await.is_err() {
