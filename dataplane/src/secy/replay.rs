@@ -18,6 +18,9 @@ pub struct ReplayWindow {
     lowest_pn: u64,
     /// Bit `pn % HISTORY` is set when `pn` in `[next_pn - HISTORY, next_pn)` was accepted.
     seen: [u64; WORDS],
+    /// The last XPN PN, 2^64 - 1, was accepted. nextPN would be 2^64 and saturates at 2^64 - 1,
+    /// so that PN is not below nextPN like every other accepted PN: this remembers it.
+    last_pn_seen: bool,
 }
 
 /// The frame's PN is below the window or was already accepted.
@@ -29,7 +32,7 @@ impl ReplayWindow {
     /// starts at 1).
     pub fn new(lowest: Pn) -> Self {
         let lowest = lowest.0.max(1);
-        ReplayWindow { next_pn: lowest, lowest_pn: lowest, seen: [0; WORDS] }
+        ReplayWindow { next_pn: lowest, lowest_pn: lowest, seen: [0; WORDS], last_pn_seen: false }
     }
 
     pub fn next_pn(&self) -> Pn {
@@ -67,9 +70,14 @@ impl ReplayWindow {
         if self.next_pn - pn <= HISTORY {
             self.mark(pn);
         }
+        self.last_pn_seen |= pn == u64::MAX;
     }
 
     fn was_seen(&self, pn: u64) -> bool {
+        // IEEE 802.1AE-2018 10.6.2: a PN is accepted once; 2^64 - 1 has no nextPN above it.
+        if pn == u64::MAX && self.last_pn_seen {
+            return true;
+        }
         if pn >= self.next_pn || self.next_pn - pn > HISTORY {
             return false;
         }

@@ -100,13 +100,15 @@ pub struct TxSa {
     pub(crate) crypto: SaCrypto,
     next_pn: u64,
     max_pn: u64,
+    /// The PN `u64::MAX` (the last XPN PN) was used: there is no next PN.
+    exhausted: bool,
     pub stats: TxSaStats,
 }
 
 impl TxSa {
     pub fn new(backend: &dyn GcmBackend, suite: CipherSuite, sak: &Sak, p: &SaParams) -> Result<Self, SaError> {
         let crypto = SaCrypto::new(backend, suite, sak, p)?;
-        Ok(TxSa { crypto, next_pn: p.pn.0, max_pn: suite.max_pn(), stats: TxSaStats::default() })
+        Ok(TxSa { crypto, next_pn: p.pn.0, max_pn: suite.max_pn(), exhausted: false, stats: TxSaStats::default() })
     }
 
     pub fn next_pn(&self) -> Pn {
@@ -116,11 +118,16 @@ impl TxSa {
     /// Takes the next PN, or `None` once the PN space is used up (IEEE 802.1AE-2018 10.5.2: a
     /// SA never reuses a PN).
     pub(crate) fn take_pn(&mut self) -> Option<Pn> {
-        if self.next_pn > self.max_pn {
+        if self.exhausted || self.next_pn > self.max_pn {
             return None;
         }
         let pn = self.next_pn;
-        self.next_pn += 1;
+        // IEEE 802.1AE-2018 10.5.2, 10.6.2: with XPN the last PN is 2^64 - 1. After it the SA is
+        // used up; nextPN must not wrap to 0 (that would reuse every IV of the SA).
+        match pn.checked_add(1) {
+            Some(next) => self.next_pn = next,
+            None => self.exhausted = true,
+        }
         Some(Pn(pn))
     }
 }
