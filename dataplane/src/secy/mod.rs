@@ -54,4 +54,6 @@ pub use sa::{SaError, SaParams};
 pub use validate::RxVerdict;
 
 #[cfg(test)]
+mod hostile_tests;
+#[cfg(test)]
 mod tests;
