@@ -6,6 +6,7 @@
 struct rte_mbuf;
 struct rte_mempool;
 struct rte_ring;
+struct rte_crypto_op;
 
 /* rte_eth_rx_burst / rte_eth_tx_burst */
 uint16_t shim_rx_burst(uint16_t port, uint16_t queue, struct rte_mbuf **pkts, uint16_t n);
@@ -31,4 +32,28 @@ uint64_t shim_rdtsc(void);
 unsigned int shim_ring_enqueue_burst(struct rte_ring *r, void *const *objs, unsigned int n);
 unsigned int shim_ring_dequeue_burst(struct rte_ring *r, void **objs, unsigned int n);
 unsigned int shim_ring_count(const struct rte_ring *r);
+/* Cryptodev (the AEAD path macsec-bench drives on the ipsec-mb PMD). */
+/* rte_cryptodev_enqueue_burst / rte_cryptodev_dequeue_burst */
+uint16_t shim_cryptodev_enqueue_burst(uint8_t dev, uint16_t qp, struct rte_crypto_op **ops, uint16_t n);
+uint16_t shim_cryptodev_dequeue_burst(uint8_t dev, uint16_t qp, struct rte_crypto_op **ops, uint16_t n);
+/* rte_crypto_op_bulk_alloc(mp, RTE_CRYPTO_OP_TYPE_SYMMETRIC, ops, n): n on success, 0 otherwise */
+int shim_crypto_op_bulk_alloc(struct rte_mempool *mp, struct rte_crypto_op **ops, uint16_t n);
+/* op->status, and resetting it to RTE_CRYPTO_OP_STATUS_NOT_PROCESSED before a re-enqueue */
+/* rte_crypto_op_free */
+void shim_crypto_op_free(struct rte_crypto_op *op);
+uint8_t shim_crypto_op_status(const struct rte_crypto_op *op);
+void shim_crypto_op_reset_status(struct rte_crypto_op *op);
+/* Offset of the IV in an op: right after rte_crypto_op and rte_crypto_sym_op (the op's private
+ * area, sized by rte_crypto_op_pool_create's priv_size). */
+uint16_t shim_crypto_op_iv_offset(void);
+/* rte_crypto_op_ctod_offset(op, uint8_t *, shim_crypto_op_iv_offset()) */
+uint8_t *shim_crypto_op_iv(struct rte_crypto_op *op);
+/* An AEAD AES-GCM session (IV at shim_crypto_op_iv_offset(), 12 octets): fills one
+ * rte_crypto_sym_xform and calls rte_cryptodev_sym_session_create. NULL on failure. */
+void *shim_crypto_aead_gcm_session(uint8_t dev, struct rte_mempool *sess_mp, int encrypt, const uint8_t *key,
+                                   uint16_t key_len, uint16_t aad_len);
+/* Points an op at a whole-mbuf AEAD job: rte_crypto_op_attach_sym_session, m_src, aead.data
+ * = [0, len), aead.digest and aead.aad with their IOVAs (rte_mem_virt2iova). */
+int shim_crypto_op_set_aead(struct rte_crypto_op *op, void *sess, struct rte_mbuf *m, uint32_t len, uint8_t *digest,
+                            uint8_t *aad);
 #endif

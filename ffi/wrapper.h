@@ -12,4 +12,6 @@
 #include <rte_ring.h>
 #include <rte_bus_vdev.h>
 #include <rte_eth_ring.h>
+#include <rte_cryptodev.h>
+#include <rte_crypto.h>
 #include "shim.h"

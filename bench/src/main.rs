@@ -1,1 +1,154 @@
-fn main() {}
+//! `macsec-bench`: the numbers behind issue 7. Parts: `crypto` (AES-GCM engines on one core),
+//! `secy` (full protect/validate through the SecY pipeline), `dataplane` (the
+//! `macsec-dataplane` binary against a DPDK generator over memif) and `scaling` (cores for
+//! 100G/400G from the measured per-core figures).
+//!
+//! ```text
+//! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N]
+//! ```
+//! The human table goes to stdout (JSON with `--json`); progress goes to stderr.
+#![forbid(unsafe_code)]
+
+mod clock;
+mod crypto;
+mod report;
+mod sizes;
+
+use std::time::Duration;
+
+use crypto::Contender;
+
+#[derive(Debug)]
+struct Args {
+    parts: Vec<String>,
+    quick: bool,
+    json: bool,
+    runs: usize,
+    cpu: usize,
+}
+
+const PARTS: [&str; 4] = ["crypto", "secy", "dataplane", "scaling"];
+
+fn parse_args() -> Result<Args, String> {
+    let mut a =
+        Args { parts: PARTS.iter().map(|s| s.to_string()).collect(), quick: false, json: false, runs: 0, cpu: 0 };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--only" => {
+                let v = it.next().ok_or("--only needs a list: crypto,secy,dataplane,scaling")?;
+                a.parts = v.split(',').map(str::to_string).collect();
+                if let Some(bad) = a.parts.iter().find(|p| !PARTS.contains(&p.as_str())) {
+                    return Err(format!("--only: unknown part {bad:?}; expected crypto, secy, dataplane or scaling"));
+                }
+            }
+            "--quick" => a.quick = true,
+            "--json" => a.json = true,
+            "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).ok_or("--runs needs a number ≥ 1")?,
+            "--cpu" => a.cpu = it.next().and_then(|v| v.parse().ok()).ok_or("--cpu needs a CPU number")?,
+            "-h" | "--help" => {
+                println!("macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        }
+    }
+    if a.runs == 0 {
+        a.runs = if a.quick { 3 } else { 5 };
+    }
+    Ok(a)
+}
+
+#[derive(serde::Serialize)]
+struct Output {
+    machine: report::Machine,
+    quick: bool,
+    runs: usize,
+    notes: Vec<String>,
+    crypto: Vec<crypto::CryptoResult>,
+    crypto_ratios: Vec<report::Ratio>,
+}
+
+fn main() {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("macsec-bench: {e}");
+            std::process::exit(2);
+        }
+    };
+    let mut notes = Vec::new();
+    // EAL pins this thread to args.cpu; everything in this process then runs on that core.
+    let ipsec = if args.parts.iter().any(|p| p == "crypto") {
+        match crypto::ipsec_mb::IpsecMb::start(args.cpu) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                notes.push(format!("ipsec-mb skipped: {e}"));
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let core_hz = clock::core_hz();
+    eprintln!("core clock ≈ {:.2} GHz", core_hz / 1e9);
+    let mut out = Output {
+        machine: report::Machine::probe(core_hz),
+        quick: args.quick,
+        runs: args.runs,
+        notes,
+        crypto: Vec::new(),
+        crypto_ratios: Vec::new(),
+    };
+    if args.parts.iter().any(|p| p == "crypto") {
+        let mut contenders: Vec<Box<dyn Contender>> = vec![
+            Box::new(crypto::libs::SecyBackend),
+            Box::new(crypto::libs::RingAead),
+            Box::new(crypto::libs::AwsLc),
+            Box::new(crypto::libs::RustCrypto),
+        ];
+        if let Some(d) = ipsec {
+            contenders.push(Box::new(d));
+        }
+        let o = crypto::Options {
+            sizes: if args.quick {
+                vec![sizes::Size::Fixed(64), sizes::Size::Fixed(1500), sizes::Size::Imix]
+            } else {
+                sizes::CRYPTO_SIZES.to_vec()
+            },
+            key_bits: vec![128, 256],
+            runs: args.runs,
+            duration: Duration::from_millis(if args.quick { 30 } else { 100 }),
+            core_hz,
+        };
+        out.crypto = crypto::run(&contenders, &o);
+        out.crypto_ratios = report::crypto_ratios(&out.crypto);
+    }
+    if args.json {
+        match serde_json::to_string_pretty(&out) {
+            Ok(j) => println!("{j}"),
+            Err(e) => eprintln!("macsec-bench: JSON: {e}"),
+        }
+        return;
+    }
+    print_human(&out);
+}
+
+fn print_human(o: &Output) {
+    let m = &o.machine;
+    println!(
+        "macsec-bench on {} ({} CPUs, core ≈ {:.2} GHz), kernel {}, commit {}",
+        m.cpu_model, m.cpus, m.core_ghz, m.kernel, m.commit
+    );
+    println!("median of {} runs{}", o.runs, if o.quick { " (quick)" } else { "" });
+    for n in &o.notes {
+        println!("note: {n}");
+    }
+    if !o.crypto.is_empty() {
+        print!("{}", report::crypto_table(&o.crypto));
+        print!(
+            "{}",
+            report::ratio_table("same-run ratios (vs the fastest of ring, aws-lc-rs, ipsec-mb)", &o.crypto_ratios)
+        );
+    }
+}

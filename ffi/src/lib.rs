@@ -2,11 +2,14 @@
 //! `shim_*` C wrappers of DPDK's static inline functions (`rte_eth_rx_burst`,
 //! `rte_pktmbuf_alloc`, `rte_errno`, ...), which bindgen cannot see.
 //!
-//! Everything here is raw FFI; the safe layer is `macsec_dataplane::dpdk`.
+//! Everything here is raw FFI; the safe layer is `macsec_dataplane::dpdk`. The one exception is
+//! [`cryptodev`], a small safe AES-GCM driver over the cryptodev API for `macsec-bench`.
 #![allow(non_upper_case_globals, non_camel_case_types, non_snake_case, dead_code, improper_ctypes)]
 #![allow(clippy::all, unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/bindings.rs"));
+
+pub mod cryptodev;
 
 /// `RTE_MAX_ETHPORTS` etc. come from rte_config.h as macros bindgen may type differently;
 /// the values we rely on are pinned here.

@@ -1,0 +1,151 @@
+//! What a run prints: a table per part for people, one JSON document for machines.
+
+use std::fmt::Write as _;
+
+use crate::crypto::{CryptoResult, REFERENCES};
+
+/// The machine and build a run was made on.
+#[derive(Debug, serde::Serialize)]
+pub struct Machine {
+    pub cpu_model: String,
+    pub cpus: usize,
+    pub core_ghz: f64,
+    pub kernel: String,
+    pub commit: String,
+    pub command: String,
+}
+
+impl Machine {
+    pub fn probe(core_hz: f64) -> Machine {
+        let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+        let cpu_model = cpuinfo
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string())
+            })
+            .unwrap_or_default();
+        // Not available_parallelism(): EAL has pinned this thread to one CPU by now.
+        let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
+        let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
+        let commit = std::process::Command::new("git")
+            .args(["describe", "--always", "--dirty"])
+            .output()
+            .ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
+        let command = std::env::args().collect::<Vec<_>>().join(" ");
+        Machine { cpu_model, cpus, core_ghz: core_hz / 1e9, kernel, commit, command }
+    }
+}
+
+/// One same-run ratio: `ours` against the fastest reference at one point.
+#[derive(Debug, serde::Serialize)]
+pub struct Ratio {
+    pub direction: String,
+    pub key_bits: usize,
+    pub size: String,
+    pub implementation: String,
+    pub gbps: f64,
+    pub best_reference: String,
+    pub best_reference_gbps: f64,
+    pub ratio: f64,
+}
+
+/// Our rows (or, before our engine exists, the SecY backend) against the best reference.
+pub fn crypto_ratios(rows: &[CryptoResult]) -> Vec<Ratio> {
+    let mut out = Vec::new();
+    for r in rows.iter().filter(|r| r.ours || r.implementation == "secy::RingBackend") {
+        let same = |o: &&CryptoResult| o.direction == r.direction && o.key_bits == r.key_bits && o.size == r.size;
+        let best = rows
+            .iter()
+            .filter(same)
+            .filter(|o| REFERENCES.contains(&o.implementation.as_str()) && o.error.is_none())
+            .max_by(|a, b| a.rate.gbps.total_cmp(&b.rate.gbps));
+        if let Some(b) = best {
+            out.push(Ratio {
+                direction: format!("{:?}", r.direction).to_lowercase(),
+                key_bits: r.key_bits,
+                size: r.size.clone(),
+                implementation: r.implementation.clone(),
+                gbps: r.rate.gbps,
+                best_reference: b.implementation.clone(),
+                best_reference_gbps: b.rate.gbps,
+                ratio: r.rate.gbps / b.rate.gbps,
+            });
+        }
+    }
+    out
+}
+
+/// Per direction and key size: sizes down, implementations across; each cell is
+/// `Gbps Mpps c/B`.
+pub fn crypto_table(rows: &[CryptoResult]) -> String {
+    let mut s = String::new();
+    let mut names: Vec<&str> = Vec::new();
+    for r in rows {
+        if !names.contains(&r.implementation.as_str()) {
+            names.push(&r.implementation);
+        }
+    }
+    let mut groups: Vec<(String, usize)> = Vec::new();
+    for r in rows {
+        let g = (format!("{:?}", r.direction), r.key_bits);
+        if !groups.contains(&g) {
+            groups.push(g);
+        }
+    }
+    for (dir, bits) in groups {
+        let _ = writeln!(s, "\n{dir} AES-{bits}-GCM, 28 B AAD, one core: Gbps / Mpps / core cycles per byte");
+        let _ = write!(s, "{:>6}", "size");
+        for n in &names {
+            let _ = write!(s, " | {:>22}", truncate(n, 22));
+        }
+        let _ = writeln!(s);
+        let mut sizes: Vec<&str> = Vec::new();
+        for r in rows.iter().filter(|r| format!("{:?}", r.direction) == dir && r.key_bits == bits) {
+            if !sizes.contains(&r.size.as_str()) {
+                sizes.push(&r.size);
+            }
+        }
+        for size in sizes {
+            let _ = write!(s, "{size:>6}");
+            for n in &names {
+                let cell = rows
+                    .iter()
+                    .find(|r| {
+                        format!("{:?}", r.direction) == dir
+                            && r.key_bits == bits
+                            && r.size == size
+                            && r.implementation == *n
+                    })
+                    .map(|r| match &r.error {
+                        Some(e) => truncate(e, 22).to_string(),
+                        None => format!("{:6.1} {:5.2} {:5.2}", r.rate.gbps, r.rate.mpps, r.rate.cycles_per_byte),
+                    })
+                    .unwrap_or_default();
+                let _ = write!(s, " | {cell:>22}");
+            }
+            let _ = writeln!(s);
+        }
+    }
+    s
+}
+
+pub fn ratio_table(title: &str, ratios: &[Ratio]) -> String {
+    let mut s = format!("\n{title}\n");
+    for r in ratios {
+        let _ = writeln!(
+            s,
+            "{:>7} AES-{} {:>5} B  {:<24} {:6.1} Gbps vs {:<20} {:6.1} Gbps = {:5.2}x",
+            r.direction, r.key_bits, r.size, r.implementation, r.gbps, r.best_reference, r.best_reference_gbps, r.ratio
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
