@@ -11,3 +11,6 @@ pub mod policy;
 pub mod sa_manager;
 pub mod static_keys;
 pub mod stats;
+
+#[cfg(test)]
+mod hostile_tests;
