@@ -124,19 +124,25 @@ lab_static_keys() {
     LAB_SAK=$sak; LAB_SALT=$salt
 }
 
-# lab_start SIDE BINARY CONFIG: starts a dataplane in its namespace; waits for its socket.
-lab_start() {
-    local side=$1 bin=$2 cfg=$3
-    ip netns exec "$(lab_ns d$side)" "$bin" --config "$cfg" > "$LAB_DIR/$side.out" 2> "$LAB_DIR/$side.err" &
+# lab_spawn SIDE PIDVAR WHAT SOCKET LOG BINARY CONFIG: starts BINARY --config CONFIG in the
+# dataplane namespace of SIDE (output in LOG.out/.err) and waits until it listens on SOCKET.
+lab_spawn() {
+    local side=$1 var=$2 what=$3 sock=$4 log=$5 bin=$6 cfg=$7
+    rm -f "$sock"
+    ip netns exec "$(lab_ns d$side)" "$bin" --config "$cfg" > "$log.out" 2> "$log.err" &
     LAB_PIDS+=($!)
-    eval "LAB_PID_$side=$!"
+    eval "$var=$!"
     for _ in $(seq 100); do
-        [ -S "$LAB_DIR/$side.sock" ] && return 0
+        [ -S "$sock" ] && return 0
         kill -0 "$!" 2>/dev/null || break
         sleep 0.1
     done
-    echo "dataplane $side did not start:" >&2; cat "$LAB_DIR/$side.err" >&2; return 1
+    echo "$what $side did not start:" >&2; cat "$log.err" >&2; return 1
 }
+
+# lab_start SIDE BINARY CONFIG: a dataplane. lab_start_control SIDE BINARY CONFIG: its MKA daemon.
+lab_start() { lab_spawn "$1" "LAB_PID_$1" macsec-dataplane "$LAB_DIR/$1.sock" "$LAB_DIR/$1" "$2" "$3"; }
+lab_start_control() { lab_spawn "$1" "LAB_CPID_$1" macsec-control "$LAB_DIR/$1.op.sock" "$LAB_DIR/$1.ctl" "$2" "$3"; }
 
 # lab_stop SIDE: SIGTERM, wait (bounded), then SIGKILL.
 lab_stop() {
@@ -147,20 +153,6 @@ lab_stop() {
     kill -KILL "$pid" 2>/dev/null || true
     LAB_RC=0; wait "$pid" 2>/dev/null || LAB_RC=$?
     eval "LAB_PID_$1="
-}
-
-# lab_start_control SIDE BINARY CONFIG: starts macsec-control in the dataplane's namespace.
-lab_start_control() {
-    local side=$1 bin=$2 cfg=$3
-    ip netns exec "$(lab_ns d$side)" "$bin" --config "$cfg" > "$LAB_DIR/$side.ctl.out" 2> "$LAB_DIR/$side.ctl.err" &
-    LAB_PIDS+=($!)
-    eval "LAB_CPID_$side=$!"
-    for _ in $(seq 100); do
-        [ -S "$LAB_DIR/$side.op.sock" ] && return 0
-        kill -0 "$!" 2>/dev/null || break
-        sleep 0.1
-    done
-    echo "macsec-control $side did not start:" >&2; cat "$LAB_DIR/$side.ctl.err" >&2; return 1
 }
 
 # lab_ctl SIDE VERB ARGS...: macsecctl against that side's control daemon.
