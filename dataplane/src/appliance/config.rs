@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::lag;
 use crate::secy::{CipherSuite, ConfidentialityOffset, ValidateFrames};
 
 /// Default XPN rekey threshold: far before 2^64 (ARCHITECTURE.md, PN order).
@@ -413,6 +414,15 @@ fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigErro
         ));
     }
     let key_source = key_source(i, c.key_source, c.static_key_file)?;
+    if wire_ports.len() > 1 && matches!(key_source, KeySource::Static(_)) {
+        // Every member is its own SecY and needs its own SAKs (802.1AE-2018 11.7): one static
+        // key for several members would reuse an IV with XPN.
+        return Err(ConfigError::new(
+            format!("connections[{i}].key_source"),
+            "\"static\"",
+            "\"control\" for a LAG: each member runs its own MKA session and SAKs",
+        ));
+    }
     Ok(Connection {
         id,
         host_port,
@@ -456,6 +466,7 @@ fn wire_ports(i: usize, one: Option<String>, many: Option<Vec<RawWirePort>>) -> 
     for (m, p) in ports.iter().enumerate() {
         check_device(&format!("connections[{i}].wire_ports[{m}].device"), &p.device)?;
     }
+    check_lag(i, &ports)?;
     let first = ports[0].speed_gbps;
     for (m, p) in ports.iter().enumerate().skip(1) {
         if p.speed_gbps != first {
@@ -470,6 +481,29 @@ fn wire_ports(i: usize, one: Option<String>, many: Option<Vec<RawWirePort>>) -> 
         }
     }
     Ok(ports)
+}
+
+/// A LAG (more than one wire port) has at most [`lag::MAX_MEMBERS`] members, each with its speed
+/// declared, so that unequal members are caught here and not on the wire.
+fn check_lag(i: usize, ports: &[WirePort]) -> Result<(), ConfigError> {
+    if ports.len() < 2 {
+        return Ok(());
+    }
+    if ports.len() > lag::MAX_MEMBERS {
+        return Err(ConfigError::new(
+            format!("connections[{i}].wire_ports"),
+            format!("{} members", ports.len()),
+            format!("at most {} LAG members", lag::MAX_MEMBERS),
+        ));
+    }
+    match ports.iter().position(|p| p.speed_gbps.is_none()) {
+        Some(m) => Err(ConfigError::new(
+            format!("connections[{i}].wire_ports[{m}].speed_gbps"),
+            "unset",
+            "the member's speed in Gbps (e.g. 10, 100, 400): LAG members must declare equal speeds",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A PCI address (`0000:3b:00.0`) or a vdev string (`net_af_packet0,iface=eth1`).
@@ -604,6 +638,14 @@ mod tests {
                 .len(),
             2
         );
+        assert_eq!(
+            err(&lag.replace(", speed_gbps = 10 ", " ")),
+            "connections[0].wire_ports[1].speed_gbps = unset: expected the member's speed in Gbps (e.g. 10, 100, 400): LAG members must declare equal speeds"
+        );
+        let nine = (0..9).map(|m| format!("{{ device = \"0000:3b:00.{m}\", speed_gbps = 10 }}")).collect::<Vec<_>>();
+        let big =
+            GOOD.replace("wire_port = \"net_af_packet1,iface=wirea\"", &format!("wire_ports = [{}]", nine.join(", ")));
+        assert_eq!(err(&big), "connections[0].wire_ports = 9 members: expected at most 8 LAG members");
     }
 
     #[test]

@@ -103,6 +103,10 @@ fn render_secy(f: &mut Families, s: &SecySnapshot) {
     f.mib("tx_sc", s.tx_sc.values(), &l);
     let up = s.tx_sa.is_some() && s.rx_scs.iter().any(|sc| sc.sas.iter().any(|sa| sa.installed));
     f.gauge("macsec_encryption_up", "1 when a Tx SA and at least one Rx SA are installed", &l, f64::from(u8::from(up)));
+    if let Some(active) = s.lag_active {
+        let help = "1 when this LAG member carries the host's flows (link up, and secured once any member is)";
+        f.gauge("macsec_lag_member_active", help, &l, f64::from(u8::from(active)));
+    }
     for mode in ["must_encrypt", "should_encrypt", "no_encrypt"] {
         let lm = [("connection", conn), ("member", m), ("mode", mode)];
         f.gauge(

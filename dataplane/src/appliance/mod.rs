@@ -5,6 +5,7 @@
 pub mod config;
 pub mod ctl_proto;
 pub mod keyslot;
+pub mod lag;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;

@@ -92,6 +92,10 @@ pub struct SecySnapshot {
     /// EAPOL frames punted to control / injected from control.
     pub eapol_rx: u64,
     pub eapol_tx: u64,
+    /// LAG members: whether the member carries the host's flows now (link up and, once any
+    /// member is secured, secured). None without a LAG.
+    #[serde(default)]
+    pub lag_active: Option<bool>,
 }
 
 /// Time a worker lcore spent on bursts with work versus polling.

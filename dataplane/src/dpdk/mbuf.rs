@@ -200,6 +200,32 @@ impl MbufBurst {
         freed
     }
 
+    /// Moves every mbuf, in order, into `parts[pick(&mbuf)]` (a LAG member's burst) and leaves
+    /// this burst empty. An index past `parts` goes to the last part; a full part frees the mbuf.
+    /// Returns how many were freed (none when the parts started empty: each holds a burst).
+    pub fn distribute(&mut self, parts: &mut [MbufBurst], mut pick: impl FnMut(&Mbuf) -> usize) -> usize {
+        let mut freed = 0;
+        for i in 0..self.len {
+            // SAFETY: index i < len holds a non-null owned mbuf; ownership moves to `m` here and
+            // `len` is reset below, so it is not reached through this burst again.
+            let m = unsafe { Mbuf::from_raw(NonNull::new_unchecked(self.ptrs[i])) };
+            let k = pick(&m).min(parts.len().saturating_sub(1));
+            match parts.get_mut(k) {
+                Some(part) => {
+                    if part.push(m).is_err() {
+                        freed += 1;
+                    }
+                }
+                None => {
+                    drop(m);
+                    freed += 1;
+                }
+            }
+        }
+        self.len = 0;
+        freed
+    }
+
     /// Raw pointers for `rte_eth_rx_burst` to fill: the burst must be empty.
     pub(crate) fn fill_with(&mut self, f: impl FnOnce(*mut *mut dpdk_sys::rte_mbuf, u16) -> u16) {
         debug_assert!(self.len == 0);

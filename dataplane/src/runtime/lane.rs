@@ -6,6 +6,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::appliance::lag::{self, LagState};
 use crate::appliance::pipeline::{Disposition, Pending, ProtectPlan, ReplayState, SecyWorker};
 use crate::dpdk::{MbufBurst, Port, Ring, Sequencer, Ticket, BURST};
 
@@ -18,13 +19,36 @@ pub enum Direction {
     Validate,
 }
 
-/// The receive side of a lane, used in the receive turn.
+/// The receive side of a lane, used in the receive turn: one or more Rx queues of a port, polled
+/// in turn (a LAG's host port has one queue pair per member; a PMD that spreads flows over its
+/// queues, like af_packet's fanout, keeps each flow on one of them).
 pub struct RxSide {
     pub port: Port,
-    pub queue: u16,
+    queues: u16,
+    next: u16,
 }
 
-/// The transmit side of a lane, used in the transmit turn.
+impl RxSide {
+    pub fn new(port: Port, queues: u16) -> Self {
+        RxSide { port, queues: queues.max(1), next: 0 }
+    }
+
+    /// Receives from the next queue that has frames.
+    fn rx_burst(&mut self, burst: &mut MbufBurst) -> usize {
+        for _ in 0..self.queues {
+            let q = self.next;
+            self.next = (self.next + 1) % self.queues;
+            let n = self.port.rx_burst(q, burst);
+            if n > 0 {
+                return n;
+            }
+        }
+        0
+    }
+}
+
+/// The transmit side of a lane (one per LAG member on a LAG's protect lane), used in the
+/// transmit turn.
 pub struct TxSide {
     pub port: Port,
     pub queue: u16,
@@ -47,8 +71,29 @@ pub struct LaneCounters {
 
 pub struct Lane {
     pub direction: Direction,
-    pub seq: Sequencer<RxSide, TxSide>,
-    pub counters: LaneCounters,
+    /// The transmit sides: one, or one per member on a LAG's protect lane.
+    pub seq: Sequencer<RxSide, Vec<TxSide>>,
+    /// One per transmit side.
+    pub counters: Box<[LaneCounters]>,
+    /// A LAG's protect lane: which members may carry the host's flows.
+    pub lag: Option<Arc<LagState>>,
+}
+
+impl Lane {
+    pub fn new(direction: Direction, rx: RxSide, tx: Vec<TxSide>, lag: Option<Arc<LagState>>) -> Self {
+        let counters = tx.iter().map(|_| LaneCounters::default()).collect();
+        Lane { direction, seq: Sequencer::new(rx, tx), counters, lag }
+    }
+
+    /// The counters of transmit side `member` (zeros past the end).
+    pub fn counters(&self, member: usize) -> &LaneCounters {
+        static NONE: LaneCounters = LaneCounters {
+            tx_dropped: AtomicU64::new(0),
+            punt_dropped: AtomicU64::new(0),
+            injected: AtomicU64::new(0),
+        };
+        self.counters.get(member).unwrap_or(&NONE)
+    }
 }
 
 /// How often a full Tx queue is retried before the rest of a burst is dropped.
@@ -58,24 +103,31 @@ const TX_RETRIES: u32 = 64;
 pub struct Task {
     pub lane: Arc<Lane>,
     ticket: Ticket,
-    pub worker: SecyWorker,
-    burst: MbufBurst,
-    disp: [Disposition; BURST],
+    /// One SecY worker per transmit side of the lane (per LAG member).
+    workers: Box<[SecyWorker]>,
+    /// Per transmit side: the frames of this burst, their dispositions and the protect plan.
+    bursts: Box<[MbufBurst]>,
+    disps: Box<[[Disposition; BURST]]>,
+    plans: Box<[Option<ProtectPlan>]>,
+    /// A LAG's protect lane receives here, then hashes each frame onto a member's burst.
+    incoming: MbufBurst,
     pending: [Pending; BURST],
-    plan: Option<ProtectPlan>,
     export_due: bool,
 }
 
 impl Task {
-    pub fn new(lane: Arc<Lane>, ticket: Ticket, worker: SecyWorker) -> Self {
+    /// `workers` holds one SecY worker per transmit side of `lane`, in member order.
+    pub fn new(lane: Arc<Lane>, ticket: Ticket, workers: Vec<SecyWorker>) -> Self {
+        let n = workers.len();
         Task {
             lane,
             ticket,
-            worker,
-            burst: MbufBurst::new(),
-            disp: [Disposition::Drop; BURST],
+            workers: workers.into_boxed_slice(),
+            bursts: (0..n).map(|_| MbufBurst::new()).collect(),
+            disps: (0..n).map(|_| [Disposition::Drop; BURST]).collect(),
+            plans: (0..n).map(|_| None).collect(),
+            incoming: MbufBurst::new(),
             pending: [Pending::Done(Disposition::Drop); BURST],
-            plan: None,
             export_due: false,
         }
     }
@@ -101,8 +153,13 @@ impl Task {
     pub fn export_if_protect(&mut self) {
         if self.lane.direction == Direction::Protect {
             self.export_due = false;
-            self.worker.export();
+            self.workers.iter().for_each(SecyWorker::export);
         }
+    }
+
+    /// A quiescent state of every RCU reader of this task (between bursts).
+    pub fn quiescent(&self) {
+        self.workers.iter().for_each(SecyWorker::quiescent);
     }
 
     /// Polls the lane once without blocking; returns how many frames it moved.
@@ -118,53 +175,84 @@ impl Task {
     }
 
     fn receive(&mut self) {
-        let (burst, worker, disp, plan) = (&mut self.burst, &mut self.worker, &mut self.disp, &mut self.plan);
-        let direction = self.lane.direction;
-        let got = self.lane.seq.try_rx(&mut self.ticket, |rx| {
-            let n = rx.port.rx_burst(rx.queue, burst);
-            if direction == Direction::Protect && n > 0 {
+        let lane = &*self.lane;
+        let (bursts, workers, disps, plans, incoming) =
+            (&mut self.bursts, &mut self.workers, &mut self.disps, &mut self.plans, &mut self.incoming);
+        let got = lane.seq.try_rx(&mut self.ticket, |rx| {
+            let n = match &lane.lag {
+                Some(lag) if bursts.len() > 1 => {
+                    let n = rx.rx_burst(incoming);
+                    // Once per burst: the usable members, then one hash per frame.
+                    let (members, usable) = (lag.members(), lag.usable());
+                    let lost = incoming.distribute(bursts, |m| lag::pick(lag::flow_hash(m.data()), members, usable));
+                    debug_assert_eq!(lost, 0, "each member's burst holds a whole burst");
+                    n
+                }
+                _ => bursts.first_mut().map_or(0, |b| rx.rx_burst(b)),
+            };
+            if lane.direction == Direction::Protect && n > 0 {
                 // PNs are reserved here, in ticket order, so they leave in increasing order.
-                *plan = Some(worker.plan_protect(burst.as_mut_slice(), &mut disp[..n]));
+                for (((b, w), d), p) in
+                    bursts.iter_mut().zip(workers.iter_mut()).zip(disps.iter_mut()).zip(plans.iter_mut())
+                {
+                    let k = b.len();
+                    *p = (k > 0).then(|| w.plan_protect(b.as_mut_slice(), &mut d[..k]));
+                }
             }
             n
         });
-        let Some(n) = got.filter(|&n| n > 0) else { return };
+        if got.filter(|&n| n > 0).is_none() {
+            return;
+        }
         // The parallel phase: crypto outside any turn.
-        match direction {
-            Direction::Protect => {
-                if let Some(p) = self.plan.take() {
-                    self.worker.apply_protect(&p, self.burst.as_mut_slice(), &mut self.disp[..n]);
+        let parts =
+            self.bursts.iter_mut().zip(self.workers.iter_mut()).zip(self.disps.iter_mut()).zip(self.plans.iter_mut());
+        for (((b, w), d), p) in parts {
+            let k = b.len();
+            match lane.direction {
+                Direction::Protect => {
+                    if let Some(plan) = p.take() {
+                        w.apply_protect(&plan, b.as_mut_slice(), &mut d[..k]);
+                    }
                 }
+                Direction::Validate => w.prepare_burst(b.as_mut_slice(), &mut self.pending[..k]),
             }
-            Direction::Validate => self.worker.prepare_burst(self.burst.as_mut_slice(), &mut self.pending[..n]),
         }
     }
 
     fn transmit(&mut self) -> Option<usize> {
-        let (burst, worker, disp, pending) = (&mut self.burst, &mut self.worker, &mut self.disp, &self.pending);
+        let (bursts, workers, disps, pending) = (&mut self.bursts, &mut self.workers, &mut self.disps, &self.pending);
         let lane = &*self.lane;
         let export = std::mem::take(&mut self.export_due);
-        lane.seq.try_tx(&mut self.ticket, |tx| {
-            let n = burst.len();
-            if lane.direction == Direction::Validate {
-                worker.finish_burst(burst.as_mut_slice(), &pending[..n], &mut disp[..n], &mut tx.replay);
-                punt(burst, &mut disp[..n], tx, &lane.counters);
-            } else {
-                inject(tx, &lane.counters);
+        lane.seq.try_tx(&mut self.ticket, |txs| {
+            let mut kept = 0;
+            for (m, (((tx, burst), worker), disp)) in
+                txs.iter_mut().zip(bursts.iter_mut()).zip(workers.iter_mut()).zip(disps.iter_mut()).enumerate()
+            {
+                let (n, c) = (burst.len(), lane.counters(m));
+                if lane.direction == Direction::Validate {
+                    worker.finish_burst(burst.as_mut_slice(), &pending[..n], &mut disp[..n], &mut tx.replay);
+                    punt(burst, &mut disp[..n], tx, c);
+                } else {
+                    inject(tx, c);
+                }
+                if export {
+                    worker.export_with(&tx.replay);
+                }
+                kept += keep_forwarded(burst, &disp[..n]);
+                send_all(tx, burst, c);
             }
-            if export {
-                worker.export_with(&tx.replay);
-            }
-            let kept = keep_forwarded(burst, &disp[..n]);
-            send_all(tx, burst, &lane.counters);
             kept
         })
     }
 
     /// The lcore stops: free what is held, publish final counters, leave the RCU readers.
     pub fn stop(&mut self) {
-        self.burst.free_all();
-        self.worker.offline();
+        self.incoming.free_all();
+        self.bursts.iter_mut().for_each(|b| {
+            b.free_all();
+        });
+        self.workers.iter().for_each(SecyWorker::offline);
     }
 }
 

@@ -13,11 +13,12 @@ use std::sync::Arc;
 
 use crate::appliance::config::{Config, Connection, KeySource};
 use crate::appliance::ctl_proto::SecyRef;
+use crate::appliance::lag::LagState;
 use crate::appliance::pipeline::{ReplayState, SecyContext, SecyWorker};
 use crate::appliance::sa_manager::SaManager;
-use crate::dpdk::{tsc, tsc_hz, DpdkError, Eal, Lcore, Mempool, Port, Ring, Sequencer};
+use crate::dpdk::{tsc, tsc_hz, DpdkError, Eal, Lcore, Mempool, Port, Ring};
 use crate::secy::{RingBackend, Sci, SecyConfig};
-use lane::{Direction, Lane, LaneCounters, RxSide, Task, TxSide};
+use lane::{Direction, Lane, RxSide, Task, TxSide};
 pub use status::snapshot;
 
 /// One SecY at run time: a connection (or one LAG member) with its ports and lanes.
@@ -32,8 +33,12 @@ pub struct SecyRt {
     /// Wire → service lcore (EAPOL), service lcore → wire (MKPDUs).
     pub punt: Arc<Ring>,
     pub inject: Arc<Ring>,
-    /// `[protect, validate]`.
+    /// `[protect, validate]`. A LAG's members share its protect lane.
     pub lanes: [Arc<Lane>; 2],
+    /// The index of this SecY among its LAG's members (0 without a LAG), also its transmit side
+    /// on the protect lane.
+    pub member: usize,
+    pub lag: Option<Arc<LagState>>,
     pub rekeys_control: AtomicU64,
     pub pn_threshold_requests: AtomicU64,
     pub static_keys: bool,
@@ -104,15 +109,10 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), St
     let mut tasks: Vec<Task> = Vec::new();
     let mut managers = Vec::new();
     for (ci, conn) in cfg.connections.iter().enumerate() {
-        if conn.wire_ports.len() > 1 {
-            return Err(StartError(format!(
-                "connections[{ci}].wire_ports: LAG connections are not yet supported by the runtime; use one wire_port"
-            )));
-        }
-        let (rt, mut t, m) = build_secy(ci, conn, &pool)?;
-        tasks.append(&mut t);
-        managers.push(m);
-        secys.push(rt);
+        let mut b = build_connection(ci, conn, &pool)?;
+        tasks.append(&mut b.tasks);
+        managers.append(&mut b.managers);
+        secys.append(&mut b.secys);
     }
     let workers =
         lcores.iter().map(|l| WorkerExport { lcore: l.0, busy: 0.into(), total: 0.into(), bursts: 0.into() }).collect();
@@ -143,11 +143,12 @@ fn run_with_eal(eal: &Eal, cfg: &Config, stop: Arc<AtomicBool>) -> Result<(), St
     metrics.stop();
     // Keys: dropping the managers drops the last key tables (workers are offline): SAKs zeroize.
     service.managers.clear();
-    for s in &shared.secys {
-        for p in [s.host, s.wire] {
-            let _ = p.stop();
-            let _ = p.close();
-        }
+    let mut ports: Vec<Port> = shared.secys.iter().flat_map(|s| [s.host, s.wire]).collect();
+    ports.sort_by_key(|p| p.0);
+    ports.dedup_by_key(|p| p.0);
+    for p in ports {
+        let _ = p.stop();
+        let _ = p.close();
     }
     eprintln!("macsec-dataplane: stopped");
     Ok(())
@@ -163,61 +164,98 @@ fn secy_config(conn: &Connection) -> SecyConfig {
     c
 }
 
-/// Ports, rings, lanes and tasks of one SecY.
-fn build_secy(ci: usize, conn: &Connection, pool: &Mempool) -> Result<(Arc<SecyRt>, Vec<Task>, SaManager), StartError> {
-    let wire_dev = conn.wire_ports.first().map(|w| w.device.clone()).unwrap_or_default();
+/// What a connection brings to the runtime: its SecYs (one per wire port), their tasks and key
+/// managers (in the same order as the SecYs).
+struct Built {
+    secys: Vec<Arc<SecyRt>>,
+    tasks: Vec<Task>,
+    managers: Vec<SaManager>,
+}
+
+/// Ports, rings, lanes and tasks of one connection. A LAG (several wire ports) has one SecY per
+/// member and one protect lane that hashes the host port's flows over the members; each member
+/// has its own validate lane towards its own Tx queue of the host port.
+fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Built, StartError> {
+    let members = conn.wire_ports.len().max(1);
+    let queues = members as u16;
     let host = Port::by_name(&conn.host_port)
         .map_err(|e| StartError(format!("connections[{ci}].host_port = {:?}: no such port ({e})", conn.host_port)))?;
-    let wire = Port::by_name(&wire_dev)
-        .map_err(|e| StartError(format!("connections[{ci}].wire_port = {wire_dev:?}: no such port ({e})")))?;
-    for p in [host, wire] {
-        p.configure(1, 1, 1024, pool)?;
-        p.start()?;
-    }
-    let mac = wire.mac()?;
-    // IEEE 802.1AE-2018 8.2.1: the SCI is the port's MAC address and a port identifier.
-    let sci = Sci::from_mac_port(mac, conn.sci_port);
+    host.configure(queues, queues, 1024, pool).map_err(|e| {
+        let hint = if members > 1 {
+            format!(" (a LAG of {members} needs {members} queue pairs; net_af_packet: qpairs={members})")
+        } else {
+            String::new()
+        };
+        StartError(format!("connections[{ci}].host_port = {:?}: {e}{hint}", conn.host_port))
+    })?;
+    host.start()?;
     let n = u64::from(conn.workers.max(1));
-    let ctx = SecyContext::new(secy_config(conn), sci, conn.encryption_mode, 2 * n as usize, conn.pn_threshold);
-    let punt = Arc::new(Ring::new(&format!("punt{ci}"), 1024)?);
-    let inject = Arc::new(Ring::new(&format!("inject{ci}"), 1024)?);
-    let mut protect = Sequencer::new(
-        RxSide { port: host, queue: 0 },
-        TxSide { port: wire, queue: 0, replay: ReplayState::default(), ring: inject.clone() },
-    );
-    let mut validate = Sequencer::new(
-        RxSide { port: wire, queue: 0 },
-        TxSide { port: host, queue: 0, replay: ReplayState::default(), ring: punt.clone() },
-    );
-    let (pt, vt) = (protect.tickets(n), validate.tickets(n));
-    let lane = |direction, seq| Arc::new(Lane { direction, seq, counters: LaneCounters::default() });
-    let lanes = [lane(Direction::Protect, protect), lane(Direction::Validate, validate)];
+    let lag = (members > 1).then(|| Arc::new(LagState::new(members)));
+    let mut wires = Vec::new();
+    let mut validate_lanes = Vec::new();
+    let mut tx_sides = Vec::new();
+    for (m, w) in conn.wire_ports.iter().enumerate() {
+        let key = if members > 1 {
+            format!("connections[{ci}].wire_ports[{m}].device")
+        } else {
+            format!("connections[{ci}].wire_port")
+        };
+        let wire =
+            Port::by_name(&w.device).map_err(|e| StartError(format!("{key} = {:?}: no such port ({e})", w.device)))?;
+        wire.configure(1, 1, 1024, pool)?;
+        wire.start()?;
+        let mac = wire.mac()?;
+        // IEEE 802.1AE-2018 8.2.1: the SCI is the port's MAC address and a port identifier; each
+        // LAG member is its own SecY with its own SCI (11.7).
+        let sci = Sci::from_mac_port(mac, conn.sci_port);
+        let ctx = SecyContext::new(secy_config(conn), sci, conn.encryption_mode, 2 * n as usize, conn.pn_threshold);
+        let punt = Arc::new(Ring::new(&format!("punt{ci}_{m}"), 1024)?);
+        let inject = Arc::new(Ring::new(&format!("inject{ci}_{m}"), 1024)?);
+        tx_sides.push(TxSide { port: wire, queue: 0, replay: ReplayState::default(), ring: inject.clone() });
+        let tx = TxSide { port: host, queue: m as u16, replay: ReplayState::default(), ring: punt.clone() };
+        validate_lanes.push(Lane::new(Direction::Validate, RxSide::new(wire, 1), vec![tx], None));
+        wires.push((w.device.clone(), wire, mac, ctx, punt, inject));
+    }
+    let mut protect = Lane::new(Direction::Protect, RxSide::new(host, queues), tx_sides, lag.clone());
+    let mut tasks = Vec::new();
     // All protect tasks, then all validate tasks: dealt round robin onto the lcores, each
     // direction's tasks land on different lcores and run in parallel.
-    let mut tasks = Vec::new();
+    let pt = protect.seq.tickets(n);
+    let vts: Vec<_> = validate_lanes.iter_mut().map(|l| l.seq.tickets(n)).collect();
+    let protect = Arc::new(protect);
     for (k, t) in pt.into_iter().enumerate() {
-        tasks.push(Task::new(lanes[0].clone(), t, SecyWorker::new(ctx.clone(), k)));
+        let workers = wires.iter().map(|w| SecyWorker::new(w.3.clone(), k)).collect();
+        tasks.push(Task::new(protect.clone(), t, workers));
     }
-    for (k, t) in vt.into_iter().enumerate() {
-        tasks.push(Task::new(lanes[1].clone(), t, SecyWorker::new(ctx.clone(), n as usize + k)));
+    let mut built = Built { secys: Vec::new(), tasks: Vec::new(), managers: Vec::new() };
+    for (m, ((lane, vt), (wire_dev, wire, mac, ctx, punt, inject))) in
+        validate_lanes.into_iter().zip(vts).zip(wires).enumerate()
+    {
+        let lane = Arc::new(lane);
+        for (k, t) in vt.into_iter().enumerate() {
+            tasks.push(Task::new(lane.clone(), t, vec![SecyWorker::new(ctx.clone(), n as usize + k)]));
+        }
+        built.managers.push(SaManager::new(ctx.slot.clone(), Arc::new(RingBackend), conn.cipher_suite));
+        built.secys.push(Arc::new(SecyRt {
+            secy: SecyRef { connection: conn.id.clone(), member: m as u16 },
+            conn: conn.clone(),
+            ctx,
+            host,
+            wire,
+            wire_dev,
+            mac,
+            punt,
+            inject,
+            lanes: [protect.clone(), lane],
+            member: m,
+            lag: lag.clone(),
+            rekeys_control: AtomicU64::new(0),
+            pn_threshold_requests: AtomicU64::new(0),
+            static_keys: matches!(conn.key_source, KeySource::Static(_)),
+        }));
     }
-    let manager = SaManager::new(ctx.slot.clone(), Arc::new(RingBackend), conn.cipher_suite);
-    let rt = SecyRt {
-        secy: SecyRef { connection: conn.id.clone(), member: 0 },
-        conn: conn.clone(),
-        ctx,
-        host,
-        wire,
-        wire_dev,
-        mac,
-        punt,
-        inject,
-        lanes,
-        rekeys_control: AtomicU64::new(0),
-        pn_threshold_requests: AtomicU64::new(0),
-        static_keys: matches!(conn.key_source, KeySource::Static(_)),
-    };
-    Ok((Arc::new(rt), tasks, manager))
+    built.tasks = tasks;
+    Ok(built)
 }
 
 /// Deals the tasks round robin onto the worker lcores and starts them.
@@ -247,7 +285,7 @@ fn worker_main(mut tasks: Vec<Task>, shared: &Shared, index: usize) {
         let mut moved = 0;
         for t in tasks.iter_mut() {
             moved += t.poll();
-            t.worker.quiescent();
+            t.quiescent();
         }
         let now = tsc();
         if moved > 0 {

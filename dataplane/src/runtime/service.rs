@@ -7,9 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ctl_socket::{CtlServer, Incoming};
+use super::status::link_up;
 use super::{snapshot, SecyRt, Shared};
 use crate::appliance::config::EncryptionMode;
 use crate::appliance::ctl_proto::{Event, Reply, ReplyBody, Request, SecyInfo, SecyRef, ServerMsg, PROTOCOL_VERSION};
+use crate::appliance::lag::{usable_mask, LagState, MemberState};
 use crate::appliance::sa_manager::SaManager;
 use crate::appliance::static_keys::StaticKeys;
 use crate::dpdk::{Mbuf, MbufBurst, Mempool};
@@ -48,11 +50,16 @@ impl Service {
 
     /// Runs until the stop flag is set.
     pub fn run(&mut self) {
+        let mut last_health = std::time::Instant::now();
         while !self.shared.stop.load(Ordering::Relaxed) {
             self.ctl.accept();
             self.serve_requests();
             self.relay_eapol();
             self.pn_thresholds();
+            if last_health.elapsed() >= LAG_HEALTH_INTERVAL {
+                last_health = std::time::Instant::now();
+                self.lag_health();
+            }
             for m in &mut self.managers {
                 m.reclaim();
             }
@@ -218,7 +225,52 @@ impl Service {
             self.ctl.broadcast(&ServerMsg::Event(event));
         }
     }
+
+    /// LAGs: a member carries the host's flows while it has link and (once any member has) a
+    /// Tx SA; a change moves only the flows of the members that changed.
+    fn lag_health(&mut self) {
+        let mut states: Vec<LagMembers> = Vec::new();
+        for s in &self.shared.secys {
+            let Some(lag) = &s.lag else { continue };
+            let state =
+                MemberState { link_up: link_up(&s.wire_dev, s.wire), secured: s.ctx.slot.current().tx.is_some() };
+            match states.iter_mut().find(|(l, _, _)| Arc::ptr_eq(l, lag)) {
+                Some((_, members, secys)) => {
+                    members.push(state);
+                    secys.push(s.clone());
+                }
+                None => states.push((lag.clone(), vec![state], vec![s.clone()])),
+            }
+        }
+        for (lag, members, secys) in states {
+            let mask = usable_mask(&members);
+            if !lag.set_usable(mask) {
+                continue;
+            }
+            let each: Vec<String> = secys
+                .iter()
+                .zip(&members)
+                .map(|(s, m)| {
+                    let why = match (m.link_up, m.secured, mask & (1 << s.member) != 0) {
+                        (_, _, true) => "carries traffic",
+                        (false, _, _) => "link down",
+                        (true, false, _) => "no Tx SA",
+                        (true, true, false) => "standby",
+                    };
+                    format!("member {} ({}): {why}", s.member, s.wire_dev)
+                })
+                .collect();
+            let id = secys.first().map(|s| s.secy.connection.as_str()).unwrap_or("");
+            eprintln!("macsec-dataplane: LAG {id}: {}", each.join(", "));
+        }
+    }
 }
+
+/// A LAG, its members' states and SecYs, in member order.
+type LagMembers = (Arc<LagState>, Vec<MemberState>, Vec<Arc<SecyRt>>);
+
+/// How often the service lcore looks at LAG members' links and keys.
+const LAG_HEALTH_INTERVAL: Duration = Duration::from_millis(100);
 
 fn parse_an(an: u8) -> Result<An, Refusal> {
     An::new(an).ok_or_else(|| format!("an: expected 0..3, got {an}"))

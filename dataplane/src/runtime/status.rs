@@ -38,7 +38,22 @@ fn port_stats(role: &str, device: &str, port: Port, tx_dropped: u64) -> PortStat
         tx_bytes: s.obytes,
         rx_dropped: s.imissed + s.rx_nombuf + s.ierrors,
         tx_dropped: tx_dropped + s.oerrors,
-        link_up: port.link().map(|l| l.up).unwrap_or(false),
+        link_up: link_up(device, port),
+    }
+}
+
+/// Whether a port has link. `net_af_packet` always reports up, so for it the kernel
+/// interface's carrier decides (a veth whose peer went down has none).
+pub fn link_up(device: &str, port: Port) -> bool {
+    let dpdk = port.link().map(|l| l.up).unwrap_or(false);
+    let iface = device.strip_prefix("net_af_packet").and_then(|rest| {
+        rest.split(',').find_map(|kv| kv.strip_prefix("iface=")).filter(|i| !i.contains('/') && !i.is_empty())
+    });
+    match iface.map(|i| std::fs::read_to_string(format!("/sys/class/net/{i}/carrier"))) {
+        Some(Ok(carrier)) => dpdk && carrier.trim() == "1",
+        // No carrier file (interface down reads as an error): no link.
+        Some(Err(_)) => false,
+        None => dpdk,
     }
 }
 
@@ -81,8 +96,8 @@ fn secy_snapshot(s: &SecyRt) -> SecySnapshot {
         cipher_suite: s.conn.cipher_suite.to_string(),
         encryption_mode: s.ctx.mode().name().to_owned(),
         sci: format!("{:016x}", s.ctx.sci.0),
-        host: port_stats("host", &s.conn.host_port, s.host, validate.counters.tx_dropped.load(Ordering::Relaxed)),
-        wire: port_stats("wire", &s.wire_dev, s.wire, protect.counters.tx_dropped.load(Ordering::Relaxed)),
+        host: port_stats("host", &s.conn.host_port, s.host, validate.counters(0).tx_dropped.load(Ordering::Relaxed)),
+        wire: port_stats("wire", &s.wire_dev, s.wire, protect.counters(s.member).tx_dropped.load(Ordering::Relaxed)),
         secy: c.secy,
         tx_sc: c.tx_sc,
         tx_sa,
@@ -96,6 +111,7 @@ fn secy_snapshot(s: &SecyRt) -> SecySnapshot {
         policy_drops_rx: c.policy_drops_rx,
         protect_drops: c.protect_drops,
         eapol_rx: c.eapol_rx,
-        eapol_tx: protect.counters.injected.load(Ordering::Relaxed),
+        eapol_tx: protect.counters(s.member).injected.load(Ordering::Relaxed),
+        lag_active: s.lag.as_ref().map(|l| l.usable() & (1 << s.member) != 0),
     }
 }
