@@ -46,18 +46,11 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn new(cfg: Connection, sci: Sci, mac: [u8; 6]) -> Self {
+    /// The SecY `secy` of connection `cfg`: the connection itself, or one member of its LAG (each
+    /// member runs its own MKA participants with the LAG's keychain).
+    pub fn new(cfg: Connection, secy: SecyRef, sci: Sci, mac: [u8; 6]) -> Self {
         let mode = cfg.encryption_mode;
-        Conn {
-            secy: SecyRef { connection: cfg.id.clone(), member: 0 },
-            cfg,
-            sci,
-            mac,
-            mode,
-            keys: Vec::new(),
-            principal: None,
-            out: Vec::new(),
-        }
+        Conn { secy, cfg, sci, mac, mode, keys: Vec::new(), principal: None, out: Vec::new() }
     }
 
     pub fn add_key(&mut self, ckn: Ckn, cak: Cak, associated_at: u64, now: Instant) {

@@ -1,4 +1,4 @@
-//! macsec-control's Prometheus metrics: per connection and keychain slot (0 = newest key; no CKN
+//! macsec-control's Prometheus metrics: per connection, LAG member (0 without a LAG) and keychain slot (0 = newest key; no CKN
 //! in any label): participant state, key server, MKPDUs, the MKA error counters, rekeys by reason.
 
 use prometheus::{Encoder, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
@@ -20,13 +20,19 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
     };
     let up = g("macsec_mka_dataplane_connected", "1 when the dataplane control socket is connected", &[]);
     up.with_label_values(&[]).set(i64::from(dataplane_up));
-    let enc =
-        g("macsec_mka_encryption_up", "1 when a key of the connection is secured and carries traffic", &["connection"]);
-    let keys = g("macsec_mka_keys", "CKN/CAK pairs associated with the connection", &["connection"]);
-    let state = g("macsec_mka_participant_state", "0 pending, 1 live peers, 2 secured", &["connection", "key_slot"]);
-    let principal = g("macsec_mka_principal", "1 for the key whose SAs carry traffic", &["connection", "key_slot"]);
-    let ks = g("macsec_mka_key_server", "1 when this participant is the key server", &["connection", "key_slot"]);
-    let peers = g("macsec_mka_live_peers", "Live peers of the participant", &["connection", "key_slot"]);
+    let enc = g(
+        "macsec_mka_encryption_up",
+        "1 when a key of the connection is secured and carries traffic",
+        &["connection", "member"],
+    );
+    let keys = g("macsec_mka_keys", "CKN/CAK pairs associated with the connection", &["connection", "member"]);
+    let state =
+        g("macsec_mka_participant_state", "0 pending, 1 live peers, 2 secured", &["connection", "member", "key_slot"]);
+    let principal =
+        g("macsec_mka_principal", "1 for the key whose SAs carry traffic", &["connection", "member", "key_slot"]);
+    let ks =
+        g("macsec_mka_key_server", "1 when this participant is the key server", &["connection", "member", "key_slot"]);
+    let peers = g("macsec_mka_live_peers", "Live peers of the participant", &["connection", "member", "key_slot"]);
     let names = [
         ("macsec_mka_mkpdu_rx_total", "MKPDUs received and accepted"),
         ("macsec_mka_mkpdu_tx_total", "MKPDUs sent"),
@@ -37,15 +43,18 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
         ("macsec_mka_sak_cipher_mismatch_total", "Distributed SAKs for another cipher suite"),
         ("macsec_mka_sak_unwrap_errors_total", "Distributed SAKs that did not unwrap"),
     ];
-    let counters: Vec<_> = names.iter().map(|(n, h)| c(n, h, &["connection", "key_slot"])).collect();
-    let rekeys = c("macsec_mka_rekeys_total", "SAKs distributed, by reason", &["connection", "key_slot", "reason"]);
+    let counters: Vec<_> = names.iter().map(|(n, h)| c(n, h, &["connection", "member", "key_slot"])).collect();
+    let rekeys =
+        c("macsec_mka_rekeys_total", "SAKs distributed, by reason", &["connection", "member", "key_slot", "reason"]);
     for conn in conns {
         let id = conn.cfg.id.as_str();
-        enc.with_label_values(&[id]).set(i64::from(conn.encryption_up()));
-        keys.with_label_values(&[id]).set(conn.keys.len() as i64);
+        let member = conn.secy.member.to_string();
+        let m = member.as_str();
+        enc.with_label_values(&[id, m]).set(i64::from(conn.encryption_up()));
+        keys.with_label_values(&[id, m]).set(conn.keys.len() as i64);
         for (slot, k) in conn.keys.iter().enumerate() {
             let slot = slot.to_string();
-            let l = [id, slot.as_str()];
+            let l = [id, m, slot.as_str()];
             let st = k.participant.status();
             state.with_label_values(&l).set(match st.state {
                 State::Pending => 0,
@@ -70,7 +79,7 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
                 ctr.with_label_values(&l).inc_by(v);
             }
             for (r, v) in RekeyReason::ALL.iter().zip(s.rekeys) {
-                rekeys.with_label_values(&[id, slot.as_str(), r.name()]).inc_by(v);
+                rekeys.with_label_values(&[id, m, slot.as_str(), r.name()]).inc_by(v);
             }
         }
     }

@@ -199,7 +199,8 @@ impl Daemon {
                 ReplyBody::Status { snapshot } if self.status_ids.contains(&r.id) => {
                     self.status_ids.retain(|i| *i != r.id);
                     for s in &snapshot.secys {
-                        let Some(c) = self.conns.iter_mut().find(|c| c.cfg.id == s.connection) else { continue };
+                        let member = |c: &&mut Conn| c.secy.connection == s.connection && c.secy.member == s.member;
+                        let Some(c) = self.conns.iter_mut().find(member) else { continue };
                         if let Some(tx) = &s.tx_sa {
                             c.handle_dataplane(now, DpEvent::TxNextPn { next_pn: tx.next_pn });
                         }
@@ -239,7 +240,7 @@ impl Daemon {
             for (m, part) in mac.iter_mut().zip(info.mac.split(':')) {
                 *m = u8::from_str_radix(part, 16).unwrap_or(0);
             }
-            let mut c = Conn::new(cfg.clone(), Sci(sci), mac);
+            let mut c = Conn::new(cfg.clone(), info.secy.clone(), Sci(sci), mac);
             for e in self.store.entries().iter().filter(|e| e.connection == cfg.id) {
                 match (self.store.unseal(e), Ckn::from_hex(&e.ckn)) {
                     (Ok(cak), Ok(ckn)) => c.add_key(ckn, cak, e.associated_at, now),
@@ -250,7 +251,7 @@ impl Daemon {
             c.out.push(Request::SetMode { secy: c.secy.clone(), mode: c.mode.name().to_owned() });
             eprintln!(
                 "macsec-control: connection {} (SCI {}, {}): {} key(s)",
-                c.cfg.id,
+                c.secy,
                 info.sci,
                 c.cfg.cipher_suite,
                 c.keys.len()
@@ -305,7 +306,7 @@ impl Daemon {
                 None => format!("encryption down ({} key(s), mode {})", c.keys.len(), c.mode.name()),
             };
             if *last != line {
-                eprintln!("macsec-control: connection {}: {line}", c.cfg.id);
+                eprintln!("macsec-control: connection {}: {line}", c.secy);
                 *last = line;
             }
         }

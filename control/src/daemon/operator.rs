@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, oneshot};
 
+use super::conn::Conn;
 use super::{unix_now, Daemon, OpCall};
 use crate::keychain::{self, KeychainError, MAX_KEYS};
 use crate::mka::keys::Ckn;
@@ -106,8 +107,9 @@ impl Daemon {
                 self.update_connection(connection_id, encryption_mode)
             }
             OpRequest::DescribeConnections { connection_id } => OpReply::ok(self.describe(connection_id.as_deref())),
-            OpRequest::Rekey { connection_id } => match self.conn_index(connection_id) {
-                Ok(i) if self.conns[i].rekey() => {
+            OpRequest::Rekey { connection_id } => match self.conn_indices(connection_id) {
+                // Every member of a LAG that is up rekeys (`|`: no short circuit).
+                Ok(all) if all.iter().fold(false, |any, &i| self.conns[i].rekey() | any) => {
                     OpReply::ok(json!({"connectionId": connection_id, "rekey": "requested"}))
                 }
                 Ok(_) => OpReply::err(format!("connection {connection_id}: encryption is down, nothing to rekey")),
@@ -117,21 +119,28 @@ impl Daemon {
         }
     }
 
-    fn conn_index(&self, id: &str) -> Result<usize, KeychainError> {
+    /// The running SecYs of connection `id`: one, or every member of a LAG (a verb on a LAG id
+    /// acts on all its members at once).
+    fn conn_indices(&self, id: &str) -> Result<Vec<usize>, KeychainError> {
         if !self.cfg.connections.iter().any(|c| c.id == id) {
             return Err(KeychainError::NoSuchConnection(id.to_owned()));
         }
-        self.conns.iter().position(|c| c.cfg.id == id).ok_or_else(|| {
-            KeychainError::NoSuchConnection(format!("{id} (not started: waiting for the dataplane, or static keys)"))
-        })
+        let all: Vec<usize> = (0..self.conns.len()).filter(|&i| self.conns[i].cfg.id == id).collect();
+        if all.is_empty() {
+            return Err(KeychainError::NoSuchConnection(format!(
+                "{id} (not started: waiting for the dataplane, or static keys)"
+            )));
+        }
+        Ok(all)
     }
 
     /// Checks everything first; the store is written before the running keychain changes.
     fn associate(&mut self, id: &str, ckn: &str, cak: &str) -> OpReply {
-        let i = match self.conn_index(id) {
-            Ok(i) => i,
+        let all = match self.conn_indices(id) {
+            Ok(all) => all,
             Err(e) => return OpReply::err(e),
         };
+        let i = all[0];
         let (ckn, cak, warning) = match keychain::parse_pair(ckn, cak) {
             Ok(p) => p,
             Err(e) => return OpReply::err(e),
@@ -147,9 +156,12 @@ impl Daemon {
         if let Err(e) = self.store.save(keys) {
             return OpReply::err(format!("{e}; the keychain is unchanged"));
         }
-        let c = &mut self.conns[i];
-        c.add_key(ckn.clone(), cak, now, std::time::Instant::now());
-        c.pump();
+        for &i in &all {
+            let c = &mut self.conns[i];
+            c.add_key(ckn.clone(), cak.duplicate(), now, std::time::Instant::now());
+            c.pump();
+        }
+        drop(cak);
         let mut r =
             OpReply::ok(json!({"connectionId": id, "macSecKeys": [{"ckn": ckn.to_string(), "state": "associated"}]}));
         r.warnings.extend(warning);
@@ -157,8 +169,8 @@ impl Daemon {
     }
 
     pub fn disassociate(&mut self, id: &str, ckn: &str) -> OpReply {
-        let i = match self.conn_index(id) {
-            Ok(i) => i,
+        let all = match self.conn_indices(id) {
+            Ok(all) => all,
             Err(e) => return OpReply::err(e),
         };
         let Ok(ckn_v) = Ckn::from_hex(ckn) else {
@@ -177,15 +189,21 @@ impl Daemon {
         if let Err(e) = self.store.save(keys) {
             return OpReply::err(format!("{e}; the keychain is unchanged"));
         }
-        let c = &mut self.conns[i];
-        c.remove_key(&ckn_v);
         let mut r = OpReply::ok(
             json!({"connectionId": id, "macSecKeys": [{"ckn": ckn_v.to_string(), "state": "disassociated"}]}),
         );
-        // AWS: disassociating the last key of a must_encrypt connection makes it should_encrypt.
-        if c.keys.is_empty() && c.mode == EncryptionMode::MustEncrypt {
-            c.mode = EncryptionMode::ShouldEncrypt;
-            c.out.push(Request::SetMode { secy: c.secy.clone(), mode: c.mode.name().to_owned() });
+        let mut relaxed = false;
+        for i in all {
+            let c = &mut self.conns[i];
+            c.remove_key(&ckn_v);
+            // AWS: disassociating the last key of a must_encrypt connection makes it should_encrypt.
+            if c.keys.is_empty() && c.mode == EncryptionMode::MustEncrypt {
+                c.mode = EncryptionMode::ShouldEncrypt;
+                c.out.push(Request::SetMode { secy: c.secy.clone(), mode: c.mode.name().to_owned() });
+                relaxed = true;
+            }
+        }
+        if relaxed {
             r.warnings.push(format!("connection {id}: last key disassociated; encryption mode is now should_encrypt"));
         }
         r
@@ -209,8 +227,8 @@ impl Daemon {
     }
 
     fn update_connection(&mut self, id: &str, mode: &str) -> OpReply {
-        let i = match self.conn_index(id) {
-            Ok(i) => i,
+        let all = match self.conn_indices(id) {
+            Ok(all) => all,
             Err(e) => return OpReply::err(e),
         };
         let Some(m) = EncryptionMode::parse(mode) else {
@@ -218,46 +236,76 @@ impl Daemon {
                 "encryption-mode: expected must_encrypt, should_encrypt or no_encrypt, got {mode:?}"
             ));
         };
-        let c = &mut self.conns[i];
-        c.mode = m;
-        c.out.push(Request::SetMode { secy: c.secy.clone(), mode: m.name().to_owned() });
+        for i in all {
+            let c = &mut self.conns[i];
+            c.mode = m;
+            c.out.push(Request::SetMode { secy: c.secy.clone(), mode: m.name().to_owned() });
+        }
         OpReply::ok(json!({"connectionId": id, "encryptionMode": m.name()}))
     }
 
+    /// AWS-shaped `describe-connections`. A LAG is one entry (its id, its keys, its mode) with
+    /// a `members` list giving each member's SecY and encryption status.
     fn describe(&self, only: Option<&str>) -> serde_json::Value {
         let list: Vec<_> = self
-            .conns
+            .cfg
+            .connections
             .iter()
-            .filter(|c| only.map_or(true, |o| o == c.cfg.id))
-            .map(|c| {
-                let principal =
-                    c.keys.iter().find(|k| Some(&k.ckn) == c.principal.as_ref()).map(|k| k.participant.status());
-                json!({
-                    "connectionId": c.cfg.id,
-                    "encryptionMode": c.mode.name(),
+            .filter(|cfg| only.map_or(true, |o| o == cfg.id))
+            .filter_map(|cfg| {
+                let members: Vec<&Conn> = self.conns.iter().filter(|c| c.cfg.id == cfg.id).collect();
+                let first = *members.first()?;
+                let up = members.iter().all(|c| c.encryption_up());
+                let mut v = json!({
+                    "connectionId": cfg.id,
+                    "encryptionMode": first.mode.name(),
                     "macSecCapable": true,
-                    "portEncryptionStatus": if c.encryption_up() { "Encryption Up" } else { "Encryption Down" },
-                    "cipherSuite": c.cfg.cipher_suite.to_string(),
-                    "sci": format!("{:016x}", c.sci.0),
-                    "keyServer": principal.as_ref().map(|s| s.key_server),
-                    "keyServerSci": principal.as_ref().and_then(|s| s.key_server_sci.clone()),
-                    "an": principal.as_ref().and_then(|s| s.latest_an),
-                    "kn": principal.as_ref().and_then(|s| s.latest_kn),
-                    "macSecKeys": c.keys.iter().map(|k| {
-                        let s = k.participant.status();
-                        json!({
-                            "ckn": k.ckn.to_string(),
-                            "state": "associated",
-                            "startOn": k.associated_at,
-                            "mka": s.state,
-                            "inUse": Some(&k.ckn) == c.principal.as_ref(),
-                            "worked": k.worked,
-                        })
-                    }).collect::<Vec<_>>(),
-                })
+                    "portEncryptionStatus": encryption_status(up),
+                    "cipherSuite": cfg.cipher_suite.to_string(),
+                    "macSecKeys": self.describe_keys(first),
+                });
+                if cfg.wire_ports.len() > 1 {
+                    v["lagId"] = json!(cfg.id);
+                    v["numberOfConnections"] = json!(cfg.wire_ports.len());
+                    v["members"] = members.iter().map(|c| describe_secy(c)).collect::<Vec<_>>().into();
+                } else if let (Some(o), serde_json::Value::Object(secy)) = (v.as_object_mut(), describe_secy(first)) {
+                    o.extend(secy.into_iter().filter(|(k, _)| k != "portEncryptionStatus"));
+                }
+                Some(v)
             })
             .collect();
         json!({ "connections": list })
+    }
+
+    /// The keys of a connection (every LAG member has the same keychain), with AWS's states:
+    /// `associating` until MKA secured the key once, `associated`, `disassociating` while a
+    /// scheduled deletion is pending.
+    fn describe_keys(&self, c: &Conn) -> Vec<serde_json::Value> {
+        c.keys
+            .iter()
+            .map(|k| {
+                let deleting = self
+                    .store
+                    .entries()
+                    .iter()
+                    .find(|e| e.connection == c.cfg.id && e.ckn == k.ckn.to_string())
+                    .and_then(|e| e.delete_at);
+                let state = match (deleting, k.worked) {
+                    (Some(_), _) => "disassociating",
+                    (None, true) => "associated",
+                    (None, false) => "associating",
+                };
+                json!({
+                    "ckn": k.ckn.to_string(),
+                    "state": state,
+                    "startOn": iso8601(k.associated_at),
+                    "deleteOn": deleting.map(iso8601),
+                    "mka": k.participant.status().state,
+                    "inUse": Some(&k.ckn) == c.principal.as_ref(),
+                    "worked": k.worked,
+                })
+            })
+            .collect()
     }
 
     fn status(&self) -> serde_json::Value {
@@ -267,5 +315,57 @@ impl Daemon {
             .map(|c| json!({"connectionId": c.cfg.id, "participants": c.keys.iter().map(|k| k.participant.status()).collect::<Vec<_>>()}))
             .collect();
         json!({"dataplaneConnected": self.dp.is_some(), "connections": conns})
+    }
+}
+
+fn encryption_status(up: bool) -> &'static str {
+    if up {
+        "Encryption Up"
+    } else {
+        "Encryption Down"
+    }
+}
+
+/// One SecY (a connection, or a LAG member): SCI, encryption status and the principal key's
+/// MKA view.
+fn describe_secy(c: &Conn) -> serde_json::Value {
+    let principal = c.keys.iter().find(|k| Some(&k.ckn) == c.principal.as_ref()).map(|k| k.participant.status());
+    json!({
+        "member": c.secy.member,
+        "wirePort": c.cfg.wire_ports.get(usize::from(c.secy.member)).map(|w| w.device.clone()),
+        "portEncryptionStatus": encryption_status(c.encryption_up()),
+        "sci": format!("{:016x}", c.sci.0),
+        "keyServer": principal.as_ref().map(|s| s.key_server),
+        "keyServerSci": principal.as_ref().and_then(|s| s.key_server_sci.clone()),
+        "an": principal.as_ref().and_then(|s| s.latest_an),
+        "kn": principal.as_ref().and_then(|s| s.latest_kn),
+    })
+}
+
+/// Unix seconds as an ISO 8601 UTC timestamp, as AWS prints `startOn`.
+fn iso8601(unix: u64) -> String {
+    let (days, secs) = (unix / 86_400, unix % 86_400);
+    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs % 3600 / 60, secs % 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::iso8601;
+
+    #[test]
+    fn timestamps_are_iso8601_utc() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        assert_eq!(iso8601(1_796_083_199), "2026-11-30T23:59:59Z");
     }
 }
