@@ -107,9 +107,17 @@ test_rekey() {
     echo "      $(cat "$LAB_DIR/rekeys") rekey rounds, A counted $n; retransmits: $base without rekeys, $retr with"
     check "rekey: at least 5 rekeys per second happened" test "$n" -ge $(( IPERF_SECS * 5 ))
     check "rekey: zero NotValid/NotUsingSA/UnusedSA/Late on both sides" eval 'errors_zero A && errors_zero B'
-    # Retransmissions on this 2-CPU lab come from CPU contention (both dataplanes busy-poll); a
-    # rekey that lost frames would add at least one per lost segment on top of that noise.
-    check "rekey: TCP retransmissions not above the run without rekeys (2x + 20)" test "$retr" -le $(( 2 * base + 20 ))
+    # Zero loss across the rekeys, by the counters: every frame A encrypted (under any of the
+    # SAs) left on the wire and was validated OK by B. TCP retransmissions are printed above but
+    # not asserted: on this 2-CPU lab they come from the kernel's af_packet rings overflowing
+    # while two busy-polling dataplanes, iperf3 and the build share the CPUs (the dataplane
+    # counters see those frames as port drops, not as MACsec loss).
+    local txa atx rxb drop
+    txa=$(metric macsec_tx_sc_out_pkts_encrypted_total A); atx=$(metric macsec_port_tx_packets_total A 'port="wire"')
+    rxb=$(metric macsec_rx_sa_in_pkts_ok_total B); drop=$(metric macsec_port_rx_dropped_total B 'port="wire"')
+    echo "      A encrypted $txa, sent $atx; B validated OK $rxb, wire port dropped $drop before the dataplane"
+    check "rekey: every frame A encrypted across the rekeys left on the wire" test "$txa" -eq "$atx" -a "$txa" -gt 0
+    check "rekey: every frame A encrypted was validated OK by B (or dropped by B's port, counted)" test $(( rxb + drop )) -eq "$txa"
     lab_down
 }
 
