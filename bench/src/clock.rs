@@ -17,12 +17,13 @@ fn chain(steps: u64, m: u64) -> u64 {
     x
 }
 
-/// The core clock in Hz: the fastest of five timed runs of a dependent multiply chain.
+/// The core clock in Hz: the fastest of 64 short timed runs (about 1 ms each, so that some
+/// run between two preemptions on a busy machine) of a dependent multiply chain.
 pub fn core_hz() -> f64 {
-    let steps = 25_000_000;
+    let steps = 1_000_000;
     let m = black_box(0xd6e8_feb8_6659_fd93u64);
-    chain(steps / 10, m);
-    (0..5)
+    chain(steps * 20, m);
+    (0..64)
         .map(|_| {
             let t = Instant::now();
             black_box(chain(steps, m));

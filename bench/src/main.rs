@@ -12,6 +12,7 @@
 mod clock;
 mod crypto;
 mod report;
+mod secy;
 mod sizes;
 
 use std::time::Duration;
@@ -67,6 +68,7 @@ struct Output {
     notes: Vec<String>,
     crypto: Vec<crypto::CryptoResult>,
     crypto_ratios: Vec<report::Ratio>,
+    secy: Vec<secy::SecyResult>,
 }
 
 fn main() {
@@ -99,6 +101,18 @@ fn main() {
         notes,
         crypto: Vec::new(),
         crypto_ratios: Vec::new(),
+        secy: Vec::new(),
+    };
+    let o = crypto::Options {
+        sizes: if args.quick {
+            vec![sizes::Size::Fixed(64), sizes::Size::Fixed(1500), sizes::Size::Imix]
+        } else {
+            sizes::CRYPTO_SIZES.to_vec()
+        },
+        key_bits: vec![128, 256],
+        runs: args.runs,
+        duration: Duration::from_millis(if args.quick { 30 } else { 100 }),
+        core_hz,
     };
     if args.parts.iter().any(|p| p == "crypto") {
         let mut contenders: Vec<Box<dyn Contender>> = vec![
@@ -110,19 +124,11 @@ fn main() {
         if let Some(d) = ipsec {
             contenders.push(Box::new(d));
         }
-        let o = crypto::Options {
-            sizes: if args.quick {
-                vec![sizes::Size::Fixed(64), sizes::Size::Fixed(1500), sizes::Size::Imix]
-            } else {
-                sizes::CRYPTO_SIZES.to_vec()
-            },
-            key_bits: vec![128, 256],
-            runs: args.runs,
-            duration: Duration::from_millis(if args.quick { 30 } else { 100 }),
-            core_hz,
-        };
         out.crypto = crypto::run(&contenders, &o);
         out.crypto_ratios = report::crypto_ratios(&out.crypto);
+    }
+    if args.parts.iter().any(|p| p == "secy") {
+        out.secy = run_secy(&args, &o);
     }
     if args.json {
         match serde_json::to_string_pretty(&out) {
@@ -132,6 +138,30 @@ fn main() {
         return;
     }
     print_human(&out);
+}
+
+fn run_secy(args: &Args, crypto: &crypto::Options) -> Vec<secy::SecyResult> {
+    use macsec_dataplane::secy::{CipherSuite, RingBackend};
+    let backends = vec![secy::Backend {
+        name: "secy::RingBackend".into(),
+        backend: std::sync::Arc::new(RingBackend),
+        raw: Box::new(crypto::libs::SecyBackend),
+    }];
+    let o = secy::SecyOptions {
+        suites: if args.quick {
+            vec![CipherSuite::GcmAes256]
+        } else {
+            vec![CipherSuite::GcmAes128, CipherSuite::GcmAes256, CipherSuite::GcmAesXpn256]
+        },
+        sizes: if args.quick {
+            vec![sizes::Size::Fixed(64), sizes::Size::Fixed(1518), sizes::Size::Imix]
+        } else {
+            secy::SECY_SIZES.to_vec()
+        },
+        crypto,
+        tsc_hz: secy::tsc_hz(),
+    };
+    secy::run(&backends, &o)
 }
 
 fn print_human(o: &Output) {
@@ -150,5 +180,8 @@ fn print_human(o: &Output) {
             "{}",
             report::ratio_table("same-run ratios (vs the fastest of ring, aws-lc-rs, ipsec-mb)", &o.crypto_ratios)
         );
+    }
+    if !o.secy.is_empty() {
+        print!("{}", report::secy_table(&o.secy));
     }
 }

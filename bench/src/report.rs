@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::crypto::{CryptoResult, REFERENCES};
+use crate::secy::SecyResult;
 
 /// The machine and build a run was made on.
 #[derive(Debug, serde::Serialize)]
@@ -139,6 +140,38 @@ pub fn ratio_table(title: &str, ratios: &[Ratio]) -> String {
             "{:>7} AES-{} {:>5} B  {:<24} {:6.1} Gbps vs {:<20} {:6.1} Gbps = {:5.2}x",
             r.direction, r.key_bits, r.size, r.implementation, r.gbps, r.best_reference, r.best_reference_gbps, r.ratio
         );
+    }
+    s
+}
+
+pub fn secy_table(rows: &[SecyResult]) -> String {
+    let mut s = String::from(
+        "\nSecY pipeline (protect_burst / validate_burst, bursts of 32, mbuf-shaped buffers), one core\n\
+         frame Gbps and Mpps, core cycles per frame; raw = the same engine on the same User Data, no SecY\n",
+    );
+    let _ = writeln!(
+        s,
+        "{:<20} {:<14} {:<8} {:>5} | {:>7} {:>6} {:>7} | {:>8} {:>6}",
+        "backend", "suite", "stage", "size", "Gbps", "Mpps", "cyc/fr", "raw Mpps", "ratio"
+    );
+    for r in rows {
+        let _ = write!(
+            s,
+            "{:<20} {:<14} {:<8} {:>5} | {:>7.1} {:>6.2} {:>7.0} | {:>8.2} {:>5.2}x",
+            truncate(&r.backend, 20),
+            r.suite,
+            r.stage,
+            r.size,
+            r.rate.gbps,
+            r.rate.mpps,
+            r.rate.cycles_per_frame,
+            r.raw_mpps,
+            r.ratio_vs_raw
+        );
+        if let Some(e) = &r.error {
+            let _ = write!(s, "  ERROR: {e}");
+        }
+        let _ = writeln!(s);
     }
     s
 }

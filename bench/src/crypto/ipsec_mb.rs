@@ -35,9 +35,8 @@ impl IpsecMb {
             "--vdev",
             VDEV,
         ];
-        let eal = Eal::init(&args).map_err(|e| e.to_string())?;
-        // EAL stays up for the life of the process; the token has no Drop.
-        std::mem::forget(eal);
+        // EAL stays up for the life of the process (the token has no Drop).
+        let _eal = Eal::init(&args).map_err(|e| e.to_string())?;
         let dev = AeadDevice::open(VDEV, 4096).map_err(|e| e.to_string())?;
         Ok(IpsecMb { dev })
     }

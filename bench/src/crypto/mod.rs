@@ -64,7 +64,7 @@ pub fn run(contenders: &[Box<dyn Contender>], o: &Options) -> Vec<CryptoResult> 
     out
 }
 
-fn measure_point(contenders: &[Box<dyn Contender>], w: &Work, o: &Options) -> Vec<CryptoResult> {
+pub fn measure_point(contenders: &[Box<dyn Contender>], w: &Work, o: &Options) -> Vec<CryptoResult> {
     let mut runners: Vec<Result<Box<dyn Runner + '_>, String>> = contenders.iter().map(|c| c.prepare(w)).collect();
     let mut samples: Vec<Vec<Rate>> = vec![Vec::new(); contenders.len()];
     let mut errors: Vec<Option<String>> = runners.iter().map(|r| r.as_ref().err().cloned()).collect();
@@ -94,7 +94,7 @@ fn measure_point(contenders: &[Box<dyn Contender>], w: &Work, o: &Options) -> Ve
             ours: c.ours(),
             direction: w.direction,
             key_bits: w.key.len() * 8,
-            size: w.size.label(),
+            size: w.label.clone(),
             rate: if s.is_empty() { Rate::new(f64::NAN, 0, 0, o.core_hz) } else { Rate::median_of(&s) },
             runs_gbps: s.iter().map(|r| r.gbps).collect(),
             error,

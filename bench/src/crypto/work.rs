@@ -33,19 +33,23 @@ pub struct Frame {
 pub struct Work {
     pub key: Vec<u8>,
     pub direction: Direction,
-    pub size: Size,
+    /// The size point, as reported ("64", "IMIX").
+    pub label: String,
     pub frames: Vec<Frame>,
 }
 
 impl Work {
     pub fn new(key_bits: usize, direction: Direction, size: Size, n: usize, seed: u64) -> Work {
+        Work::with_lengths(key_bits, direction, size.label(), &size.lengths(n), seed)
+    }
+
+    pub fn with_lengths(key_bits: usize, direction: Direction, label: String, lengths: &[usize], seed: u64) -> Work {
         let mut rng = XorShift(seed | 1);
         let key: Vec<u8> = (0..key_bits / 8).map(|_| rng.byte()).collect();
         let sealer = ring_key(&key);
-        let frames = size
-            .lengths(n)
-            .into_iter()
-            .map(|len| {
+        let frames = lengths
+            .iter()
+            .map(|&len| {
                 let mut f = Frame {
                     iv: std::array::from_fn(|_| rng.byte()),
                     aad: std::array::from_fn(|_| rng.byte()),
@@ -60,7 +64,7 @@ impl Work {
                 f
             })
             .collect();
-        Work { key, direction, size, frames }
+        Work { key, direction, label, frames }
     }
 
     pub fn bytes(&self) -> u64 {
