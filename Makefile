@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-rust test-e2e test-mka test-demo test-deploy test-peer demo bench lint fmt clean
+.PHONY: all deps build test test-rust test-e2e test-lag test-mka test-demo test-deploy test-peer demo bench lint fmt clean
 
 all: build
 
@@ -16,7 +16,7 @@ build: deps
 
 # Unit, vector, property and DPDK tests, then pcap-decrypt against captures made live with the
 # real peer (Linux macsec in a VM, ../shared/peer) when it is there.
-test: deps lint test-rust test-e2e test-mka test-demo test-deploy test-peer
+test: deps lint test-rust test-e2e test-lag test-mka test-demo test-deploy test-peer
 
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast
@@ -24,6 +24,10 @@ test-rust:
 # Two dataplanes back to back in network namespaces (static keys, rekeys, policy, bad configs).
 test-e2e:
 	./dataplane/tests/e2e/runtime.sh
+
+# Two appliances over a 2-member LAG: MKA per member, flows on both, member loss, CAK rotation.
+test-lag:
+	./dataplane/tests/e2e/lag.sh
 
 # macsec-control with two appliances: input errors, key hygiene, sockets, kill -9, restarts, silent peer.
 test-mka:

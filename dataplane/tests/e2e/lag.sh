@@ -1,0 +1,183 @@
+#!/bin/bash
+# LAG end to end: two appliances joined by a 2-member LAG (two veth pairs), MKA (XPN-256) on
+# every member with the LAG's keychain. Checks: both members secured with their own SCIs;
+# several flows use both members; a member's link going down moves its flows to the other
+# member, which keeps its SAs; the member comes back and re-secures; a CAK rotation on the LAG
+# id is hitless on both members (by the counters); unequal member speeds are refused.
+# Bounded in time; cleans up its namespaces and processes (deploy/lib/lab.sh, by pid).
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
+cd "$ROOT"
+source deploy/lib/lab.sh
+cargo build -q --release -p macsec-dataplane -p macsec-control
+BIN="$ROOT/target/release/macsec-dataplane"; CBIN="$ROOT/target/release/macsec-control"
+LAB_CTL="$ROOT/target/release/macsecctl"
+LAG=dxlag-lab
+CKN1=$(printf 'a1%.0s' $(seq 32)); CAK1=$(printf '1b%.0s' $(seq 32))
+CKN2=$(printf 'a2%.0s' $(seq 32)); CAK2=$(printf '2c%.0s' $(seq 32))
+pass=0; fail=0
+ok() { echo "lag-e2e: ok: $*"; pass=$((pass + 1)); }
+bad() { echo "lag-e2e: FAILED: $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
+trap 'lab_down 2>/dev/null || true' EXIT INT TERM
+
+# The lab of deploy/lib/lab.sh with a second wire veth pair: a_wire0 ══ b_wire0, a_wire1 ══ b_wire1.
+lag_up() {
+    lab_up
+    ip -n "$(lab_ns dA)" link del a_wire
+    local m
+    for m in 0 1; do
+        ip link add "a_wire$m" netns "$(lab_ns dA)" address "02:00:00:00:0$m:0a" mtu 1600 type veth \
+            peer name "b_wire$m" netns "$(lab_ns dB)" address "02:00:00:00:0$m:0b" mtu 1600
+        ip -n "$(lab_ns dA)" link set "a_wire$m" up
+        ip -n "$(lab_ns dB)" link set "b_wire$m" up
+    done
+}
+
+# lag_config SIDE PRIO [SPEED1]: a LAG connection over both wire pairs; the host port has one
+# queue pair per member.
+lag_config() {
+    local side=$1 l=${1,,} f="$LAB_DIR/$1.toml"
+    cat > "$f" <<CONF
+[eal]
+lcores = "$([ "$side" = A ] && echo 0@0,1@1 || echo 0@1,1@0)"
+huge_pages = false
+memory_mb = 256
+file_prefix = "${LAB}$side"
+extra_args = ["--log-level", "pmd.net.af_packet:warning", "--log-level", "lib.eal:warning"]
+
+[control]
+socket = "$LAB_DIR/$side.sock"
+operator_socket = "$LAB_DIR/$side.op.sock"
+key_store = "$LAB_DIR/$side.store/keystore.json"
+master_key_file = "$LAB_DIR/$side.store/master.key"
+metrics_listen = "127.0.0.1:9465"
+
+[metrics]
+listen = "127.0.0.1:9464"
+
+[[connections]]
+id = "$LAG"
+host_port = "net_af_packet0,iface=${l}_host,qpairs=2,framecnt=4096"
+wire_ports = [
+  { device = "net_af_packet1,iface=${l}_wire0,framecnt=4096", speed_gbps = 10 },
+  { device = "net_af_packet2,iface=${l}_wire1,framecnt=4096", speed_gbps = ${3:-10} },
+]
+cipher_suite = "gcm-aes-xpn-256"
+encryption_mode = "must_encrypt"
+key_source = "control"
+key_server_priority = $2
+CONF
+    echo "$f"
+}
+
+describe() { lab_ctl "$1" describe-connections; }
+members_up() { # SIDE: both members report Encryption Up
+    [ "$(describe "$1" | jq '[.connections[0].members[] | select(.portEncryptionStatus == "Encryption Up")] | length')" = 2 ]
+}
+wait_members_up() { local i; for i in $(seq $(( $2 * 5 ))); do members_up "$1" && return 0; sleep 0.2; done; return 1; }
+encrypted() { metric macsec_tx_sc_out_pkts_encrypted_total "$1" "member=\"$2\""; }
+errors() { # SIDE: frames that failed validation, came late or found no SA, all members
+    local s=0 m
+    for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_late in_pkts_invalid; do
+        s=$(( s + $(metric "macsec_rx_sa_${m}_total" "$1") + $(metric "macsec_rx_sc_${m}_total" "$1") ))
+    done
+    echo "$s"
+}
+iperf_flows() { # SECONDS ARGS... -> JSON (the server is one of our pids, not a daemon)
+    local secs=$1; shift
+    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -p 5202 >/dev/null 2>&1 & LAB_PIDS+=($!)
+    sleep 0.5
+    ip netns exec "$(lab_ns hA)" timeout $(( secs + 20 )) iperf3 -c 10.77.0.2 -p 5202 -t "$secs" "$@" -J
+}
+key_in_use() { # SIDE CKN: the key carries traffic on both members
+    describe "$1" | jq -e --arg c "$2" '.connections[0].macSecKeys[] | select(.ckn == $c and .inUse)' >/dev/null &&
+        members_up "$1"
+}
+wait_key() { local i; for i in $(seq 150); do key_in_use "$1" "$2" && return 0; sleep 0.2; done; return 1; }
+
+echo "lag-e2e: --- config: unequal member speeds are refused"
+lag_up
+out=$("$BIN" --config "$(lag_config A 16 100)" --check-config 2>&1) && rc=0 || rc=$?
+check "unequal LAG members refused with exit 2 naming the member: $out" \
+    eval '[ "$rc" = 2 ] && grep -q "wire_ports\[1\].speed_gbps = 100: expected 10 Gbps like wire_ports\[0\]" <<<"$out"'
+
+echo "lag-e2e: --- two appliances over a 2-member LAG, MKA on every member"
+CFG_A=$(lag_config A 16); CFG_B=$(lag_config B 32)
+lab_start A "$BIN" "$CFG_A"; lab_start B "$BIN" "$CFG_B"
+lab_start_control A "$CBIN" "$CFG_A"; lab_start_control B "$CBIN" "$CFG_B"
+# One command per side enables MACsec on the whole LAG.
+lab_ctl A associate-mac-sec-key --connection-id "$LAG" --ckn "$CKN1" --cak "$CAK1" >/dev/null
+lab_ctl B associate-mac-sec-key --connection-id "$LAG" --ckn "$CKN1" --cak "$CAK1" >/dev/null
+check "MKA secured on both members of both appliances" eval 'wait_members_up A 40 && wait_members_up B 40'
+d=$(describe A)
+echo "      $(jq -c '.connections[0] | {lagId, numberOfConnections, portEncryptionStatus, members: [.members[] | {member, sci, portEncryptionStatus, an, kn}]}' <<<"$d")"
+check "describe-connections shows the LAG id and its 2 members" \
+    test "$(jq -r '.connections[0] | "\(.lagId) \(.numberOfConnections) \(.members | length)"' <<<"$d")" = "$LAG 2 2"
+check "each member has its own SCI" test "$(jq '[.connections[0].members[].sci] | unique | length' <<<"$d")" = 2
+check "the dataplane metrics carry a member label" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1"'
+check "ping across the LAG" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
+
+echo "lag-e2e: --- several flows use both members"
+e0=$(encrypted A 0); e1=$(encrypted A 1)
+j=$(iperf_flows 4 -P 16 -b 20M)
+check "iperf3 with 16 flows completed" test "$(jq '.end.sum_received.bytes > 0' <<<"$j")" = true
+sleep 1.5
+d0=$(( $(encrypted A 0) - e0 )); d1=$(( $(encrypted A 1) - e1 ))
+echo "      A encrypted $d0 frames on member 0 and $d1 on member 1"
+check "both members carried flows (each > 10% of the frames)" eval '[ $(( d0 * 10 )) -gt $(( d0 + d1 )) ] && [ $(( d1 * 10 )) -gt $(( d0 + d1 )) ]'
+
+echo "lag-e2e: --- member 1's link goes down: its flows move, member 0 keeps its SAs"
+m0_before=$(describe A | jq -c '.connections[0].members[0] | {an, kn, sci}')
+ip -n "$(lab_ns dA)" link set a_wire1 down
+sleep 1
+check "A takes member 1 out of the LAG" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 0"'
+check "B takes member 1 out too (no carrier)" eval 'lab_metrics B | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 0"'
+check "the dataplane logs why" grep -q "member 1 (net_af_packet2,iface=a_wire1,framecnt=4096): link down" "$LAB_DIR/A.err"
+sleep 1.5
+e0=$(encrypted A 0); e1=$(encrypted A 1)
+j=$(iperf_flows 3 -P 16 -b 20M)
+check "iperf3 with 16 flows completed on one member" test "$(jq '.end.sum_received.bytes > 0' <<<"$j")" = true
+sleep 1.5
+d0=$(( $(encrypted A 0) - e0 )); d1=$(( $(encrypted A 1) - e1 ))
+echo "      A encrypted $d0 frames on member 0 and $d1 on member 1"
+check "all flows moved to member 0" eval '[ "$d1" -eq 0 ] && [ "$d0" -gt 1000 ]'
+check "member 0 kept its SAs (same SCI, AN and KN)" test "$(describe A | jq -c '.connections[0].members[0] | {an, kn, sci}')" = "$m0_before"
+check "ping across the remaining member" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
+
+echo "lag-e2e: --- member 1 comes back and re-secures"
+ip -n "$(lab_ns dA)" link set a_wire1 up
+check "both members secured again" eval 'wait_members_up A 40 && wait_members_up B 40'
+for _ in $(seq 20); do lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1" && break; sleep 0.2; done
+check "member 1 carries traffic again" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1"'
+
+echo "lag-e2e: --- CAK rotation on the LAG id during traffic: hitless on both members"
+sleep 1.5
+err_a=$(errors A); err_b=$(errors B); tx0=$(metric macsec_tx_sc_out_pkts_encrypted_total A); ok0=$(metric macsec_rx_sa_in_pkts_ok_total B)
+drops0=$(( $(metric macsec_port_rx_dropped_total B 'port="wire"') + $(metric macsec_policy_drops_total A) ))
+IPERF_OUT="$LAB_DIR/rotate.json"
+iperf_flows 14 -u -P 8 -b 2M -l 1000 > "$IPERF_OUT" &
+traffic=$!
+sleep 2
+lab_ctl A associate-mac-sec-key --connection-id "$LAG" --ckn "$CKN2" --cak "$CAK2" >/dev/null
+lab_ctl B associate-mac-sec-key --connection-id "$LAG" --ckn "$CKN2" --cak "$CAK2" >/dev/null
+check "the new key carries traffic on both members of both sides" eval 'wait_key A "$CKN2" && wait_key B "$CKN2"'
+lab_ctl A disassociate-mac-sec-key --connection-id "$LAG" --ckn "$CKN1" >/dev/null
+lab_ctl B disassociate-mac-sec-key --connection-id "$LAG" --ckn "$CKN1" >/dev/null
+wait "$traffic" || true
+sleep 1.5
+lost=$(jq '[.end.streams[].udp.lost_packets] | add' "$IPERF_OUT" 2>/dev/null || echo missing)
+tx=$(( $(metric macsec_tx_sc_out_pkts_encrypted_total A) - tx0 )); okb=$(( $(metric macsec_rx_sa_in_pkts_ok_total B) - ok0 ))
+drops=$(( $(metric macsec_port_rx_dropped_total B 'port="wire"') + $(metric macsec_policy_drops_total A) - drops0 ))
+echo "      UDP datagrams lost: $lost; A encrypted $tx, B validated OK $okb, drops $drops"
+check "zero UDP datagrams lost across the rotation" test "$lost" = 0
+check "every frame A encrypted was validated OK by B, nothing dropped" eval '[ "$tx" -gt 0 ] && [ "$tx" = "$okb" ] && [ "$drops" = 0 ]'
+check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid during the rotation" eval '[ "$(errors A)" = "$err_a" ] && [ "$(errors B)" = "$err_b" ]'
+check "only the new key is left, on both members" \
+    test "$(describe A | jq -r '[.connections[0].macSecKeys[].ckn] | join(",")') $(describe A | jq -r .connections[0].portEncryptionStatus)" = "$CKN2 Encryption Up"
+
+lab_down
+trap - EXIT
+echo "lag-e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
