@@ -6,6 +6,8 @@
 #![deny(unsafe_code)]
 
 pub mod appliance;
+#[allow(unsafe_code)]
+pub mod gcm;
 pub mod pcap_decrypt;
 pub mod secy;
 

@@ -1,0 +1,72 @@
+//! The engine behind the SecY's per-frame [`GcmBackend`] trait.
+#![forbid(unsafe_code)]
+
+use crate::secy::{GcmBackend, GcmKey, Iv, KeySetupError, Sak, Unauthentic, ICV_LEN};
+
+use super::{Engine, GcmKeySchedule, OpenJob, SealJob};
+
+/// The own engine as a SecY backend: each key holds its [`GcmKeySchedule`] and the engine.
+#[derive(Clone, Copy, Debug)]
+pub struct EngineBackend {
+    engine: Engine,
+}
+
+impl EngineBackend {
+    /// The best path of this CPU (or `MACSEC_GCM_PATH`), see [`Engine::detect`].
+    pub fn detect() -> Self {
+        EngineBackend { engine: Engine::detect() }
+    }
+
+    /// A backend on a given engine.
+    pub fn new(engine: Engine) -> Self {
+        EngineBackend { engine }
+    }
+
+    pub fn engine(&self) -> Engine {
+        self.engine
+    }
+}
+
+impl GcmBackend for EngineBackend {
+    fn name(&self) -> &'static str {
+        match self.engine.path() {
+            super::Path::Portable => "engine-portable",
+            super::Path::AesNi => "engine-aesni",
+            super::Path::Vaes256 => "engine-vaes256",
+            super::Path::Vaes512 => "engine-vaes512",
+        }
+    }
+
+    fn key(&self, sak: &Sak) -> Result<Box<dyn GcmKey>, KeySetupError> {
+        let key = GcmKeySchedule::new(sak.expose()).map_err(|_| KeySetupError)?;
+        Ok(Box::new(EngineKey { engine: self.engine, key }))
+    }
+}
+
+/// An SA's key on the engine.
+pub(crate) struct EngineKey {
+    pub(crate) engine: Engine,
+    pub(crate) key: GcmKeySchedule,
+}
+
+impl GcmKey for EngineKey {
+    fn seal(&self, iv: &Iv, aad: &[u8], data: &mut [u8]) -> [u8; ICV_LEN] {
+        let mut job = [SealJob { key: &self.key, iv: iv.0, aad, data, tag: [0; ICV_LEN] }];
+        self.engine.seal_batch(&mut job);
+        job[0].tag
+    }
+
+    fn open(&self, iv: &Iv, aad: &[u8], data_and_icv: &mut [u8]) -> Result<(), Unauthentic> {
+        let Some(split) = data_and_icv.len().checked_sub(ICV_LEN) else { return Err(Unauthentic) };
+        let (data, icv) = data_and_icv.split_at_mut(split);
+        let mut tag = [0u8; ICV_LEN];
+        tag.copy_from_slice(icv);
+        let mut job = [OpenJob { key: &self.key, iv: iv.0, aad, data, tag, ok: false }];
+        self.engine.open_batch(&mut job);
+        if job[0].ok {
+            Ok(())
+        } else {
+            Err(Unauthentic)
+        }
+    }
+}

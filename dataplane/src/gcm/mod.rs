@@ -1,0 +1,226 @@
+//! The own batched AES-GCM engine: one call seals or opens a burst of frames of mixed lengths
+//! (0..9216 octets and more), mixed keys (AES-128 and AES-256), 96-bit IVs, AAD of any length and
+//! 16-octet tags (NIST SP 800-38D; the MACsec cipher suites of IEEE 802.1AE-2018 14.5 and 14.7).
+//!
+//! # API (stable: `bench/` and the SecY build on it)
+//! ```
+//! use macsec_dataplane::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob};
+//! let engine = Engine::detect(); // best path of this CPU, or MACSEC_GCM_PATH
+//! let key = GcmKeySchedule::new(&[7u8; 32]).unwrap();
+//! let (mut a, mut b) = (*b"frame one", *b"frame two!");
+//! let mut jobs = [
+//!     SealJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag: [0; 16] },
+//!     SealJob { key: &key, iv: [2; 12], aad: b"sectag", data: &mut b, tag: [0; 16] },
+//! ];
+//! engine.seal_batch(&mut jobs);
+//! let tag = jobs[0].tag;
+//! let mut open = [OpenJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag, ok: false }];
+//! engine.open_batch(&mut open);
+//! assert!(open[0].ok);
+//! assert_eq!(&a, b"frame one");
+//! ```
+//! - [`Engine::detect`] picks the fastest [`Path`] of the CPU at run time
+//!   (`is_x86_feature_detected!`); the environment variable `MACSEC_GCM_PATH`
+//!   (`portable|aesni|vaes256|vaes512`) overrides it when that path is available.
+//!   [`Engine::with_path`] returns `None` for a path the CPU lacks; [`Engine::available`] lists them.
+//! - [`Engine::seal_batch`] encrypts every job's `data` in place and writes its `tag`;
+//!   [`Engine::open_batch`] computes the tag over the ciphertext, compares it with `tag` in constant
+//!   time into `ok`, and decrypts `data` in place (on `ok == false` the content of `data` is
+//!   unspecified: drop the frame). Any number of jobs per call; bursts of up to 64 are the design
+//!   point. No allocation, no lock, no syscall.
+//! - [`GcmKeySchedule`] is the per-SA precomputation (round keys, `H^1..H^32`); it zeroizes on drop.
+//! - [`EngineBackend`] plugs the engine into the SecY's [`GcmBackend`](crate::secy::GcmBackend).
+//!
+//! # Batching
+//! Per burst the engine first encrypts the `J0` blocks of all jobs (four per 512-bit register where
+//! consecutive jobs share a key), then runs CTR and GHASH per frame. GHASH is aggregated: a frame
+//! of up to 32 blocks (AAD, data and lengths together) costs one reduction, with no dependency
+//! between frames, so the CPU overlaps frames instead of waiting on one frame's chains.
+//!
+//! `unsafe` is confined to the `x86_*` modules (intrinsics behind `#[target_feature]`, entered only
+//! through a token that proves the CPU has the features); the rest forbids it.
+#![deny(unsafe_code)]
+
+mod backend;
+mod ghash;
+mod key;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86_aesni;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86_vaes;
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+mod x86_vaes512;
+
+#[cfg(test)]
+mod tests;
+
+pub use backend::EngineBackend;
+pub use key::{GcmKeySchedule, KeyLengthError};
+
+/// The tag length of every job.
+pub const TAG_LEN: usize = 16;
+/// The IV length of every job (96-bit IVs only).
+pub const IV_LEN: usize = 12;
+
+/// An implementation of the engine.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Path {
+    /// Pure Rust, bitsliced AES and software GHASH: constant time, slow.
+    Portable,
+    /// AES-NI + PCLMULQDQ on 128-bit registers.
+    AesNi,
+    /// VAES + VPCLMULQDQ on 256-bit registers (AVX2).
+    Vaes256,
+    /// VAES + VPCLMULQDQ on 512-bit registers (AVX-512 F/BW/VL).
+    Vaes512,
+}
+
+impl Path {
+    /// The name used by `MACSEC_GCM_PATH`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Path::Portable => "portable",
+            Path::AesNi => "aesni",
+            Path::Vaes256 => "vaes256",
+            Path::Vaes512 => "vaes512",
+        }
+    }
+
+    /// Parses a `MACSEC_GCM_PATH` value.
+    pub fn from_name(name: &str) -> Option<Path> {
+        [Path::Portable, Path::AesNi, Path::Vaes256, Path::Vaes512].into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// One frame to encrypt: `data` is encrypted in place and `tag` is written.
+pub struct SealJob<'a> {
+    pub key: &'a GcmKeySchedule,
+    pub iv: [u8; IV_LEN],
+    pub aad: &'a [u8],
+    pub data: &'a mut [u8],
+    /// Out: the authentication tag.
+    pub tag: [u8; TAG_LEN],
+}
+
+/// One frame to verify and decrypt: `data` is the ciphertext, decrypted in place.
+pub struct OpenJob<'a> {
+    pub key: &'a GcmKeySchedule,
+    pub iv: [u8; IV_LEN],
+    pub aad: &'a [u8],
+    pub data: &'a mut [u8],
+    /// In: the received tag.
+    pub tag: [u8; TAG_LEN],
+    /// Out: whether the tag verified. When false, `data` holds unspecified bytes.
+    pub ok: bool,
+}
+
+/// The selected implementation, holding the proof that the CPU supports it.
+#[derive(Clone, Copy, Debug)]
+enum Imp {
+    Portable,
+    #[cfg(target_arch = "x86_64")]
+    AesNi(x86_aesni::Cpu),
+    #[cfg(target_arch = "x86_64")]
+    Vaes256(x86_vaes::Cpu),
+    #[cfg(target_arch = "x86_64")]
+    Vaes512(x86_vaes512::Cpu),
+}
+
+/// The batched AES-GCM engine. Cheap to copy; holds no key.
+#[derive(Clone, Copy, Debug)]
+pub struct Engine {
+    imp: Imp,
+}
+
+impl Engine {
+    /// The fastest path of this CPU, unless `MACSEC_GCM_PATH` names another available one.
+    pub fn detect() -> Self {
+        let wanted = std::env::var("MACSEC_GCM_PATH").ok().and_then(|v| Path::from_name(v.trim()));
+        if let Some(engine) = wanted.and_then(Engine::with_path) {
+            return engine;
+        }
+        Engine::best()
+    }
+
+    /// The fastest path of this CPU, ignoring the environment.
+    pub fn best() -> Self {
+        let available = Engine::available();
+        // `available` always holds at least `Portable`, fastest last.
+        let path = available.last().copied().unwrap_or(Path::Portable);
+        Engine::with_path(path).unwrap_or(Engine { imp: Imp::Portable })
+    }
+
+    /// The engine on `path`, or `None` if this CPU lacks the instructions for it.
+    pub fn with_path(path: Path) -> Option<Self> {
+        let imp = match path {
+            Path::Portable => Imp::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Path::AesNi => Imp::AesNi(x86_aesni::Cpu::detect()?),
+            #[cfg(target_arch = "x86_64")]
+            Path::Vaes256 => Imp::Vaes256(x86_vaes::Cpu::detect()?),
+            #[cfg(target_arch = "x86_64")]
+            Path::Vaes512 => Imp::Vaes512(x86_vaes512::Cpu::detect()?),
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => return None,
+        };
+        Some(Engine { imp })
+    }
+
+    /// Every path this CPU can run, slowest first.
+    pub fn available() -> Vec<Path> {
+        [Path::Portable, Path::AesNi, Path::Vaes256, Path::Vaes512]
+            .into_iter()
+            .filter(|p| Engine::with_path(*p).is_some())
+            .collect()
+    }
+
+    /// The path this engine runs.
+    pub fn path(&self) -> Path {
+        match self.imp {
+            Imp::Portable => Path::Portable,
+            #[cfg(target_arch = "x86_64")]
+            Imp::AesNi(_) => Path::AesNi,
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes256(_) => Path::Vaes256,
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes512(_) => Path::Vaes512,
+        }
+    }
+
+    /// Encrypts every job's data in place and writes its tag.
+    pub fn seal_batch(&self, jobs: &mut [SealJob<'_>]) {
+        match self.imp {
+            Imp::Portable => portable::seal_batch(jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::AesNi(cpu) => x86_aesni::seal_batch(cpu, jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes256(cpu) => x86_vaes::seal_batch(cpu, jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes512(cpu) => x86_vaes512::seal_batch(cpu, jobs),
+        }
+    }
+
+    /// Verifies every job's tag (into `ok`, constant time) and decrypts its data in place.
+    pub fn open_batch(&self, jobs: &mut [OpenJob<'_>]) {
+        match self.imp {
+            Imp::Portable => portable::open_batch(jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::AesNi(cpu) => x86_aesni::open_batch(cpu, jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes256(cpu) => x86_vaes::open_batch(cpu, jobs),
+            #[cfg(target_arch = "x86_64")]
+            Imp::Vaes512(cpu) => x86_vaes512::open_batch(cpu, jobs),
+        }
+    }
+}
+
+/// Constant-time tag comparison: no early exit on the first differing octet.
+pub(crate) fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    std::hint::black_box(diff) == 0
+}

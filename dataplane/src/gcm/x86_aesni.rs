@@ -1,0 +1,279 @@
+//! The AES-NI + PCLMULQDQ path on 128-bit registers: CTR eight blocks at a time, GHASH one block
+//! at a time with aggregated reduction (one reduction per 32 blocks, see `key::MAX_POWERS`).
+//!
+//! Every function with intrinsics is `#[target_feature]`; the only entry points are
+//! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
+//! detection of the features.
+
+use core::arch::x86_64::*;
+
+use super::key::{GcmKeySchedule, MAX_POWERS};
+use super::{ghash, OpenJob, SealJob};
+
+/// Proof that this CPU has AES-NI, PCLMULQDQ, SSSE3 and SSE4.1.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Cpu(());
+
+impl Cpu {
+    pub(super) fn detect() -> Option<Cpu> {
+        let ok = is_x86_feature_detected!("aes")
+            && is_x86_feature_detected!("pclmulqdq")
+            && is_x86_feature_detected!("ssse3")
+            && is_x86_feature_detected!("sse4.1");
+        ok.then_some(Cpu(()))
+    }
+}
+
+pub(super) fn seal_batch(_cpu: Cpu, jobs: &mut [SealJob<'_>]) {
+    for job in jobs {
+        // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `seal_one` enables.
+        job.tag = unsafe { seal_one(job.key, &job.iv, job.aad, job.data) };
+    }
+}
+
+pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
+    for job in jobs {
+        // SAFETY: as in `seal_batch`.
+        let expected = unsafe { open_one(job.key, &job.iv, job.aad, job.data) };
+        job.ok = super::tags_equal(&expected, &job.tag);
+    }
+}
+
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn seal_one(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
+    if key.rounds() == 14 {
+        let rk = round_keys::<14>(key);
+        let mask = encrypt1::<14>(&rk, j0(iv));
+        ctr::<14>(&rk, iv, data);
+        tag(key, aad, data, mask)
+    } else {
+        let rk = round_keys::<10>(key);
+        let mask = encrypt1::<10>(&rk, j0(iv));
+        ctr::<10>(&rk, iv, data);
+        tag(key, aad, data, mask)
+    }
+}
+
+/// Computes the expected tag over the ciphertext, then decrypts.
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn open_one(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
+    if key.rounds() == 14 {
+        let rk = round_keys::<14>(key);
+        let expected = tag(key, aad, data, encrypt1::<14>(&rk, j0(iv)));
+        ctr::<14>(&rk, iv, data);
+        expected
+    } else {
+        let rk = round_keys::<10>(key);
+        let expected = tag(key, aad, data, encrypt1::<10>(&rk, j0(iv)));
+        ctr::<10>(&rk, iv, data);
+        expected
+    }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn load(b: &[u8; 16]) -> __m128i {
+    // SAFETY: `b` is 16 readable octets; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn load_at(s: &[u8], off: usize) -> __m128i {
+    assert!(off + 16 <= s.len());
+    // SAFETY: the assert keeps the 16 octets at `off` inside `s`.
+    unsafe { _mm_loadu_si128(s.as_ptr().add(off).cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn store_at(s: &mut [u8], off: usize, v: __m128i) {
+    assert!(off + 16 <= s.len());
+    // SAFETY: the assert keeps the 16 octets at `off` inside `s`, which we borrow mutably.
+    unsafe { _mm_storeu_si128(s.as_mut_ptr().add(off).cast(), v) }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn store(v: __m128i) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // SAFETY: `b` is 16 writable octets.
+    unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), v) };
+    b
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn round_keys<const R: usize>(key: &GcmKeySchedule) -> [__m128i; 15] {
+    let mut rk = [_mm_setzero_si128(); 15];
+    for (r, k) in rk.iter_mut().zip(key.round_keys()).take(R + 1) {
+        *r = load(k);
+    }
+    rk
+}
+
+/// `J0 = IV ‖ 0^31 ‖ 1` (NIST SP 800-38D 7.1).
+#[inline]
+#[target_feature(enable = "sse2")]
+fn j0(iv: &[u8; 12]) -> __m128i {
+    load(&super::portable::counter_block(iv, 1))
+}
+
+/// Reverses the 16 octets of each 128-bit lane (GHASH block ↔ POLYVAL element).
+#[inline]
+#[target_feature(enable = "ssse3")]
+fn bswap(v: __m128i) -> __m128i {
+    _mm_shuffle_epi8(v, _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
+}
+
+#[inline]
+#[target_feature(enable = "aes")]
+fn encrypt1<const R: usize>(rk: &[__m128i; 15], b: __m128i) -> __m128i {
+    let mut x = _mm_xor_si128(b, rk[0]);
+    for k in &rk[1..R] {
+        x = _mm_aesenc_si128(x, *k);
+    }
+    _mm_aesenclast_si128(x, rk[R])
+}
+
+#[inline]
+#[target_feature(enable = "aes")]
+fn encrypt8<const R: usize>(rk: &[__m128i; 15], b: &mut [__m128i; 8]) {
+    for x in b.iter_mut() {
+        *x = _mm_xor_si128(*x, rk[0]);
+    }
+    for k in &rk[1..R] {
+        for x in b.iter_mut() {
+            *x = _mm_aesenc_si128(*x, *k);
+        }
+    }
+    for x in b.iter_mut() {
+        *x = _mm_aesenclast_si128(*x, rk[R]);
+    }
+}
+
+/// CTR from counter 2 (NIST SP 800-38D 7.1 step 5). The counter lives little-endian in dword 3
+/// and is byte-swapped into place per block (`inc32` wraps mod 2^32 like the spec).
+#[inline]
+#[target_feature(enable = "aes,ssse3,sse4.1")]
+fn ctr<const R: usize>(rk: &[__m128i; 15], iv: &[u8; 12], data: &mut [u8]) {
+    let swap = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12);
+    let one = _mm_set_epi32(1, 0, 0, 0);
+    let mut c = _mm_add_epi32(load(&super::portable::counter_block(iv, 0)), _mm_set_epi32(2, 0, 0, 0));
+    let mut off = 0;
+    while data.len() - off >= 128 {
+        let mut b = [_mm_setzero_si128(); 8];
+        for x in b.iter_mut() {
+            *x = _mm_shuffle_epi8(c, swap);
+            c = _mm_add_epi32(c, one);
+        }
+        encrypt8::<R>(rk, &mut b);
+        for (i, x) in b.iter().enumerate() {
+            store_at(data, off + 16 * i, _mm_xor_si128(*x, load_at(data, off + 16 * i)));
+        }
+        off += 128;
+    }
+    while off < data.len() {
+        let ks = encrypt1::<R>(rk, _mm_shuffle_epi8(c, swap));
+        c = _mm_add_epi32(c, one);
+        let n = (data.len() - off).min(16);
+        if n == 16 {
+            store_at(data, off, _mm_xor_si128(ks, load_at(data, off)));
+        } else {
+            let ks = store(ks);
+            for (d, k) in data[off..].iter_mut().zip(ks) {
+                *d ^= k;
+            }
+        }
+        off += n;
+    }
+}
+
+/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
+#[inline]
+#[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
+    let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
+    let mut g = Ghash::new(key, total);
+    g.segment(aad);
+    g.segment(ct);
+    g.block(bswap(load(&ghash::lengths_block(aad.len(), ct.len()))));
+    store(_mm_xor_si128(bswap(g.acc), mask))
+}
+
+/// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk plus the reduced value
+/// of the chunks before, which is folded into the first block of the next chunk.
+struct Ghash<'k> {
+    key: &'k GcmKeySchedule,
+    lo: __m128i,
+    mid: __m128i,
+    hi: __m128i,
+    acc: __m128i,
+    /// Power of H for the next block (counts down to 1 within a chunk).
+    p: usize,
+    /// Blocks still to come, including the next one.
+    rem: usize,
+}
+
+impl<'k> Ghash<'k> {
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn new(key: &'k GcmKeySchedule, total: usize) -> Self {
+        let z = _mm_setzero_si128();
+        Ghash { key, lo: z, mid: z, hi: z, acc: z, p: total.min(MAX_POWERS), rem: total }
+    }
+
+    #[inline]
+    #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+    fn segment(&mut self, bytes: &[u8]) {
+        let full = bytes.len() / 16 * 16;
+        let mut off = 0;
+        while off < full {
+            self.block(bswap(load_at(bytes, off)));
+            off += 16;
+        }
+        if full < bytes.len() {
+            let mut pad = [0u8; 16];
+            pad[..bytes.len() - full].copy_from_slice(&bytes[full..]);
+            self.block(bswap(load(&pad)));
+        }
+    }
+
+    /// Absorbs one byte-reversed block.
+    #[inline]
+    #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+    fn block(&mut self, x: __m128i) {
+        let x = _mm_xor_si128(x, self.acc);
+        self.acc = _mm_setzero_si128();
+        let row = MAX_POWERS - self.p;
+        let h = load(&self.key.htab()[row]);
+        let k = load(&self.key.hkar()[row]);
+        self.lo = _mm_xor_si128(self.lo, _mm_clmulepi64_si128(x, h, 0x00));
+        self.hi = _mm_xor_si128(self.hi, _mm_clmulepi64_si128(x, h, 0x11));
+        let xm = _mm_xor_si128(x, _mm_shuffle_epi32(x, 0x4e));
+        self.mid = _mm_xor_si128(self.mid, _mm_clmulepi64_si128(xm, k, 0x00));
+        self.p -= 1;
+        self.rem -= 1;
+        if self.p == 0 {
+            self.acc = reduce(self.lo, self.mid, self.hi);
+            let z = _mm_setzero_si128();
+            (self.lo, self.mid, self.hi) = (z, z, z);
+            self.p = self.rem.min(MAX_POWERS);
+        }
+    }
+}
+
+/// Karatsuba recombination and Montgomery reduction (`ghash::reduce` in software).
+#[inline]
+#[target_feature(enable = "pclmulqdq,sse2")]
+fn reduce(lo: __m128i, mid: __m128i, hi: __m128i) -> __m128i {
+    let mid = _mm_xor_si128(mid, _mm_xor_si128(lo, hi));
+    let lo = _mm_xor_si128(lo, _mm_slli_si128(mid, 8));
+    let hi = _mm_xor_si128(hi, _mm_srli_si128(mid, 8));
+    let poly = _mm_set_epi64x(ghash::POLY_HI as i64, 1);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    _mm_xor_si128(hi, lo)
+}

@@ -1,0 +1,335 @@
+//! The VAES + VPCLMULQDQ path on 512-bit registers (AVX-512 F/BW/VL): four blocks per register.
+//!
+//! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
+//! four to a register; then per job CTR runs eight registers (32 blocks) at a time with the round
+//! keys held in registers, and GHASH absorbs four blocks per carry-less multiply with the
+//! aggregated powers `H^32..H^1`, one reduction per 32 blocks. Partial blocks and frame tails use
+//! AVX-512BW byte-masked loads and stores, which never touch the octets outside the mask.
+//!
+//! Every function with intrinsics is `#[target_feature]`; the only entry points are
+//! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
+//! detection of the features.
+
+// The AVX-512 and VAES intrinsics are stable since Rust 1.89, above the workspace MSRV (1.80);
+// the toolchain here is 1.95. Remove once the workspace `rust-version` is raised to 1.89.
+#![allow(clippy::incompatible_msrv)]
+
+use core::arch::x86_64::*;
+
+use super::key::{GcmKeySchedule, MAX_POWERS};
+use super::{ghash, portable, OpenJob, SealJob};
+
+/// Proof that this CPU has AVX-512 F/BW/VL, VAES, VPCLMULQDQ, AES-NI and PCLMULQDQ.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Cpu(());
+
+impl Cpu {
+    pub(super) fn detect() -> Option<Cpu> {
+        let ok = is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("avx512vl")
+            && is_x86_feature_detected!("vaes")
+            && is_x86_feature_detected!("vpclmulqdq")
+            && is_x86_feature_detected!("aes")
+            && is_x86_feature_detected!("pclmulqdq")
+            && is_x86_feature_detected!("avx2");
+        ok.then_some(Cpu(()))
+    }
+}
+
+/// Jobs per `J0` pass: the burst size the engine is built for.
+const BURST: usize = 64;
+
+pub(super) fn seal_batch(_cpu: Cpu, jobs: &mut [SealJob<'_>]) {
+    for chunk in jobs.chunks_mut(BURST) {
+        // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `seal_chunk` enables.
+        unsafe { seal_chunk(chunk) }
+    }
+}
+
+pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
+    for chunk in jobs.chunks_mut(BURST) {
+        // SAFETY: as in `seal_batch`.
+        unsafe { open_chunk(chunk) }
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn seal_chunk(jobs: &mut [SealJob<'_>]) {
+    let mut masks = [[0u8; 16]; BURST];
+    j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
+    for (job, mask) in jobs.iter_mut().zip(&masks) {
+        let mask = load128(mask);
+        if job.key.rounds() == 14 {
+            ctr::<14>(&round_keys::<14>(job.key), &job.iv, job.data);
+        } else {
+            ctr::<10>(&round_keys::<10>(job.key), &job.iv, job.data);
+        }
+        job.tag = tag(job.key, job.aad, job.data, mask);
+    }
+}
+
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_chunk(jobs: &mut [OpenJob<'_>]) {
+    let mut masks = [[0u8; 16]; BURST];
+    j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
+    for (job, mask) in jobs.iter_mut().zip(&masks) {
+        let expected = tag(job.key, job.aad, job.data, load128(mask));
+        job.ok = super::tags_equal(&expected, &job.tag);
+        if job.key.rounds() == 14 {
+            ctr::<14>(&round_keys::<14>(job.key), &job.iv, job.data);
+        } else {
+            ctr::<10>(&round_keys::<10>(job.key), &job.iv, job.data);
+        }
+    }
+}
+
+/// `E(K, J0)` for jobs `0..n`, four per register where consecutive jobs share a key.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
+fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut [[u8; 16]; BURST]) {
+    let mut i = 0;
+    while i < n {
+        let key = job(i).0;
+        let mut lanes = 1;
+        while lanes < 4 && i + lanes < n && std::ptr::eq(job(i + lanes).0, key) {
+            lanes += 1;
+        }
+        let mut blocks = [0u8; 64];
+        for l in 0..lanes {
+            blocks[16 * l..16 * l + 16].copy_from_slice(&portable::counter_block(job(i + l).1, 1));
+        }
+        let x = load512(&blocks);
+        let y = if key.rounds() == 14 {
+            encrypt::<14, 1>(&round_keys::<14>(key), [x])[0]
+        } else {
+            encrypt::<10, 1>(&round_keys::<10>(key), [x])[0]
+        };
+        store512(&mut blocks, y);
+        for l in 0..lanes {
+            masks[i + l].copy_from_slice(&blocks[16 * l..16 * l + 16]);
+        }
+        i += lanes;
+    }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn load128(b: &[u8; 16]) -> __m128i {
+    // SAFETY: `b` is 16 readable octets; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn store128(v: __m128i) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // SAFETY: `b` is 16 writable octets.
+    unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), v) };
+    b
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn load512(b: &[u8]) -> __m512i {
+    assert!(b.len() >= 64);
+    // SAFETY: the assert gives 64 readable octets; `loadu` has no alignment requirement.
+    unsafe { _mm512_loadu_si512(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn store512(b: &mut [u8], v: __m512i) {
+    assert!(b.len() >= 64);
+    // SAFETY: the assert gives 64 writable octets.
+    unsafe { _mm512_storeu_si512(b.as_mut_ptr().cast(), v) }
+}
+
+/// The byte mask of the first `n` octets of a register (`n <= 64`).
+#[inline]
+fn byte_mask(n: usize) -> __mmask64 {
+    if n >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << n) - 1
+    }
+}
+
+/// Loads the first `n <= 64` octets of `s[off..]`, zeroing the rest of the register.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn load_partial(s: &[u8], off: usize, n: usize) -> __m512i {
+    assert!(n <= 64 && off + n <= s.len());
+    // SAFETY: only the `n` octets at `off` are enabled by the mask, and the assert keeps them in
+    // `s`; masked-off octets are neither read nor can they fault. `wrapping_add` keeps the
+    // pointer computation defined even for `n == 0` at the end of `s`.
+    unsafe { _mm512_maskz_loadu_epi8(byte_mask(n), s.as_ptr().wrapping_add(off).cast()) }
+}
+
+/// Stores the first `n <= 64` octets of `v` to `s[off..]`, leaving the octets after them alone.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn store_partial(s: &mut [u8], off: usize, n: usize, v: __m512i) {
+    assert!(n <= 64 && off + n <= s.len());
+    // SAFETY: as in `load_partial`; we hold `s` mutably.
+    unsafe { _mm512_mask_storeu_epi8(s.as_mut_ptr().wrapping_add(off).cast(), byte_mask(n), v) }
+}
+
+/// The round keys, each broadcast to the four lanes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn round_keys<const R: usize>(key: &GcmKeySchedule) -> [__m512i; 15] {
+    let mut rk = [_mm512_setzero_si512(); 15];
+    for (r, k) in rk.iter_mut().zip(key.round_keys()).take(R + 1) {
+        *r = _mm512_broadcast_i32x4(load128(k));
+    }
+    rk
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,vaes")]
+fn encrypt<const R: usize, const N: usize>(rk: &[__m512i; 15], mut b: [__m512i; N]) -> [__m512i; N] {
+    for x in b.iter_mut() {
+        *x = _mm512_xor_si512(*x, rk[0]);
+    }
+    for k in &rk[1..R] {
+        for x in b.iter_mut() {
+            *x = _mm512_aesenc_epi128(*x, *k);
+        }
+    }
+    for x in b.iter_mut() {
+        *x = _mm512_aesenclast_epi128(*x, rk[R]);
+    }
+    b
+}
+
+/// CTR from counter 2 (NIST SP 800-38D 7.1 step 5). Each lane keeps its counter little-endian in
+/// dword 3 and is byte-swapped into place per block (`inc32` wraps mod 2^32 like the spec).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes")]
+fn ctr<const R: usize>(rk: &[__m512i; 15], iv: &[u8; 12], data: &mut [u8]) {
+    let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+    let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+    let base = _mm512_broadcast_i32x4(load128(&portable::counter_block(iv, 0)));
+    let mut c = _mm512_add_epi32(base, _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
+    let mut off = 0;
+    while data.len() - off >= 512 {
+        let mut b = [_mm512_setzero_si512(); 8];
+        for x in b.iter_mut() {
+            *x = _mm512_shuffle_epi8(c, swap);
+            c = _mm512_add_epi32(c, four);
+        }
+        let ks = encrypt::<R, 8>(rk, b);
+        let chunk = &mut data[off..off + 512];
+        for (i, k) in ks.iter().enumerate() {
+            let at = &mut chunk[64 * i..64 * i + 64];
+            let v = _mm512_xor_si512(*k, load512(at));
+            store512(at, v);
+        }
+        off += 512;
+    }
+    while off < data.len() {
+        let n = (data.len() - off).min(64);
+        let [ks] = encrypt::<R, 1>(rk, [_mm512_shuffle_epi8(c, swap)]);
+        c = _mm512_add_epi32(c, four);
+        let v = _mm512_xor_si512(ks, load_partial(data, off, n));
+        store_partial(data, off, n, v);
+        off += n;
+    }
+}
+
+/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
+    let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
+    let mut g = Ghash::new(key, total);
+    g.segment(aad);
+    g.segment(ct);
+    g.segment(&ghash::lengths_block(aad.len(), ct.len()));
+    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
+}
+
+/// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk (four lanes) plus the
+/// reduced value of the chunks before, folded into the first block of the next chunk.
+struct Ghash<'k> {
+    key: &'k GcmKeySchedule,
+    lo: __m512i,
+    mid: __m512i,
+    hi: __m512i,
+    acc: __m128i,
+    /// Power of H for the next block (counts down to 1 within a chunk).
+    p: usize,
+    /// Blocks still to come, including the next one.
+    rem: usize,
+}
+
+impl<'k> Ghash<'k> {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn new(key: &'k GcmKeySchedule, total: usize) -> Self {
+        let z = _mm512_setzero_si512();
+        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: total.min(MAX_POWERS), rem: total }
+    }
+
+    /// Absorbs `bytes`, zero-padded to whole blocks, up to four blocks per step.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+    fn segment(&mut self, bytes: &[u8]) {
+        let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+        let mut off = 0;
+        while off < bytes.len() {
+            let n = (bytes.len() - off).min(64).min(16 * self.p);
+            let x = if n == 64 { load512(&bytes[off..]) } else { load_partial(bytes, off, n) };
+            self.group(_mm512_shuffle_epi8(x, rev), n.div_ceil(16));
+            off += n;
+        }
+    }
+
+    /// Absorbs `blocks` (1..=4, at most `p`) byte-reversed blocks, unused lanes zero.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+    fn group(&mut self, x: __m512i, blocks: usize) {
+        let x = _mm512_xor_si512(x, _mm512_zextsi128_si512(self.acc));
+        self.acc = _mm_setzero_si128();
+        let row = MAX_POWERS - self.p;
+        let h = load512(self.key.htab()[row..row + 4].as_flattened());
+        let k = load512(self.key.hkar()[row..row + 4].as_flattened());
+        self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128(x, h, 0x00));
+        self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
+        let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+        self.mid = _mm512_xor_si512(self.mid, _mm512_clmulepi64_epi128(xm, k, 0x00));
+        self.p -= blocks;
+        self.rem -= blocks;
+        if self.p == 0 {
+            self.acc = reduce(self.lo, self.mid, self.hi);
+            let z = _mm512_setzero_si512();
+            (self.lo, self.mid, self.hi) = (z, z, z);
+            self.p = self.rem.min(MAX_POWERS);
+        }
+    }
+}
+
+/// Karatsuba recombination, sum of the four lanes, Montgomery reduction (`ghash::reduce`).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,pclmulqdq,avx2")]
+fn reduce(lo: __m512i, mid: __m512i, hi: __m512i) -> __m128i {
+    let mid = _mm512_xor_si512(mid, _mm512_xor_si512(lo, hi));
+    let lo = fold_lanes(_mm512_xor_si512(lo, _mm512_bslli_epi128(mid, 8)));
+    let hi = fold_lanes(_mm512_xor_si512(hi, _mm512_bsrli_epi128(mid, 8)));
+    let poly = _mm_set_epi64x(ghash::POLY_HI as i64, 1);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    _mm_xor_si128(hi, lo)
+}
+
+/// XOR of the four 128-bit lanes.
+#[inline]
+#[target_feature(enable = "avx512f,avx2")]
+fn fold_lanes(v: __m512i) -> __m128i {
+    let a = _mm256_xor_si256(_mm512_castsi512_si256(v), _mm512_extracti64x4_epi64(v, 1));
+    _mm_xor_si128(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1))
+}
