@@ -42,6 +42,8 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
         ("macsec_mka_validation_errors_total", "Malformed MKPDUs"),
         ("macsec_mka_sak_cipher_mismatch_total", "Distributed SAKs for another cipher suite"),
         ("macsec_mka_sak_unwrap_errors_total", "Distributed SAKs that did not unwrap"),
+        ("macsec_mka_rate_limited_total", "Authentic MKPDUs dropped by the per-peer or new-peer rate limit"),
+        ("macsec_mka_peer_table_full_total", "MKPDUs from a new MI dropped because the peer table was full"),
     ];
     let counters: Vec<_> = names.iter().map(|(n, h)| c(n, h, &["connection", "member", "key_slot"])).collect();
     let rekeys =
@@ -74,6 +76,8 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
                 s.validation_errors,
                 s.sak_cipher_mismatch,
                 s.sak_unwrap_errors,
+                s.rate_limited,
+                s.peer_table_full,
             ];
             for (ctr, v) in counters.iter().zip(vals) {
                 ctr.with_label_values(&l).inc_by(v);

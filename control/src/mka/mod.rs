@@ -7,6 +7,7 @@ pub mod key_wrap;
 pub mod keys;
 pub mod mkpdu;
 pub mod participant;
+pub mod rate_limit;
 pub mod xpn;
 
 #[cfg(test)]

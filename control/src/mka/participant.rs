@@ -16,6 +16,7 @@ use zeroize::Zeroize;
 use super::election::{self, NEVER_KEY_SERVER};
 use super::keys::{Cak, Ckn, Ick, Kek};
 use super::mkpdu::{self, Basic, DistributedSak, KeyUse, Kn, Mi, Mkpdu, PeerEntry, PeerList, SakUse, Xpn};
+use super::rate_limit::TokenBucket;
 use super::{kdf, key_wrap, xpn};
 
 /// Timers (IEEE 802.1X-2020 Table 9-3).
@@ -23,6 +24,20 @@ pub const HELLO_TIME: Duration = Duration::from_secs(2);
 pub const BOUNDED_HELLO_TIME: Duration = Duration::from_millis(500);
 pub const LIFE_TIME: Duration = Duration::from_secs(6);
 pub const SAK_RETIRE_TIME: Duration = Duration::from_secs(3);
+
+/// Peers (live and potential) one participant keeps; MKPDUs from further new MIs are dropped and
+/// counted. A point-to-point link has one peer; a CA on a LAN a few. The cap bounds memory and
+/// the size of our own peer lists (16 octets each) whatever a CAK holder or a replay sends.
+pub const MAX_PEERS: usize = 32;
+/// Of those, potential peers (heard, not yet listing us): the room a flood of new MIs can take.
+pub const MAX_POTENTIAL_PEERS: usize = 16;
+/// MKPDUs acted on per peer MI: a burst, then one per interval. A peer sends one per Hello Time
+/// (one per Bounded Hello Time while keys are agreed) plus one per event, far below this.
+pub const PEER_BURST: u32 = 16;
+pub const PEER_EVERY: Duration = Duration::from_millis(100);
+/// New MIs admitted as potential peers: a burst, then one per interval.
+pub const NEWCOMER_BURST: u32 = 8;
+pub const NEWCOMER_EVERY: Duration = Duration::from_millis(250);
 
 /// Settings of a participant.
 #[derive(Clone, Debug)]
@@ -116,6 +131,10 @@ pub struct MkaStats {
     pub validation_errors: u64,
     pub sak_cipher_mismatch: u64,
     pub sak_unwrap_errors: u64,
+    /// Authentic MKPDUs not acted on: the sender's token bucket (or the one for new MIs) was empty.
+    pub rate_limited: u64,
+    /// MKPDUs from a new MI dropped because the peer table is full ([`MAX_PEERS`]).
+    pub peer_table_full: u64,
     pub rekeys: [u64; 5],
 }
 
@@ -133,6 +152,10 @@ pub struct Peer {
     pub transmitting_latest: bool,
     /// The highest lowest-acceptable PN the peer reported for the latest key.
     pub lowest_pn: u64,
+    /// The highest of our MNs this MI listed: how recently it heard us.
+    our_mn: u32,
+    /// How many of this MI's MKPDUs we act on.
+    bucket: TokenBucket,
 }
 
 /// A SAK and what is done with it.
@@ -196,6 +219,8 @@ pub struct Participant<R: RngCore + CryptoRng> {
     commands: VecDeque<DpCommand>,
     /// ANs other participants of the same SecY use (a key server skips them).
     avoid: [bool; 4],
+    /// How fast new MIs become potential peers.
+    newcomers: TokenBucket,
     rng: R,
     pub stats: MkaStats,
 }
@@ -214,6 +239,12 @@ pub enum MkaError {
     OwnMi,
     /// An MN not greater than the last one from that MI (replayed or stale).
     StaleMn,
+    /// Our own SCI with another MI: a loop, or a replay of ours from before a restart.
+    OwnSci,
+    /// Authentic, but the sender (or new MIs as a whole) exceeded its MKPDU rate.
+    RateLimited,
+    /// A new MI while the peer table is full.
+    PeerTableFull,
 }
 
 impl std::fmt::Display for MkaError {
@@ -225,6 +256,9 @@ impl std::fmt::Display for MkaError {
             Self::Agility(a) => write!(f, "algorithm agility {a:#010x}, expected 0x0080c201"),
             Self::OwnMi => f.write_str("our own MI reflected back"),
             Self::StaleMn => f.write_str("message number not fresh"),
+            Self::OwnSci => f.write_str("our own SCI with another MI"),
+            Self::RateLimited => f.write_str("MKPDU rate of the sender exceeded"),
+            Self::PeerTableFull => write!(f, "peer table full ({MAX_PEERS} peers)"),
         }
     }
 }
@@ -257,6 +291,7 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             transmit: VecDeque::new(),
             commands: VecDeque::new(),
             avoid: [false; 4],
+            newcomers: TokenBucket::new(NEWCOMER_BURST, NEWCOMER_EVERY, now),
             rng,
             stats: MkaStats::default(),
         }
@@ -397,8 +432,12 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             self.stats.bad_peer += 1;
             return Err(MkaError::OwnMi);
         }
+        if m.basic.sci == self.cfg.sci {
+            self.stats.bad_peer += 1;
+            return Err(MkaError::OwnSci);
+        }
         let idx = self.update_peer(now, &m.basic)?;
-        let became_live = self.check_liveness(now, idx, &m);
+        let (idx, became_live) = self.check_liveness(now, idx, &m);
         if let Some(u) = &m.sak_use {
             self.peer_sak_use(idx, u, m.xpn.as_ref());
         }
@@ -415,7 +454,8 @@ impl<R: RngCore + CryptoRng> Participant<R> {
 
 /// Peers: liveness and SAK use.
 impl<R: RngCore + CryptoRng> Participant<R> {
-    /// Records the sender; its MN must grow (IEEE 802.1X-2020 9.4.2).
+    /// Records the sender; its MN must grow (IEEE 802.1X-2020 9.4.2). A replayed or stale MKPDU
+    /// changes nothing (not even the peer's last-heard time) and costs no token.
     fn update_peer(&mut self, now: Instant, b: &Basic) -> Result<usize, MkaError> {
         if let Some(i) = self.peers.iter().position(|p| p.mi == b.mi) {
             let p = &mut self.peers[i];
@@ -423,14 +463,33 @@ impl<R: RngCore + CryptoRng> Participant<R> {
                 self.stats.bad_peer += 1;
                 return Err(MkaError::StaleMn);
             }
+            if !p.bucket.take(now) {
+                self.stats.rate_limited += 1;
+                return Err(MkaError::RateLimited);
+            }
             p.mn = b.mn;
             p.sci = b.sci;
             p.priority = b.key_server_priority;
             p.last_seen = now;
             return Ok(i);
         }
-        // A participant that restarted has a new MI: forget its old one (same SCI).
-        self.peers.retain(|p| p.sci != b.sci);
+        self.admit(now, b)
+    }
+
+    /// A new MI becomes a potential peer, within the table's bounds and the newcomer rate. A peer
+    /// that restarted has a new MI with the same SCI; its old MI stays until the new one is live
+    /// ([`Self::check_liveness`]), so a replay of an MKPDU from an old MI cannot push the live
+    /// peer out.
+    fn admit(&mut self, now: Instant, b: &Basic) -> Result<usize, MkaError> {
+        let potential = self.peers.iter().filter(|p| !p.live).count();
+        if self.peers.len() >= MAX_PEERS || potential >= MAX_POTENTIAL_PEERS {
+            self.stats.peer_table_full += 1;
+            return Err(MkaError::PeerTableFull);
+        }
+        if !self.newcomers.take(now) {
+            self.stats.rate_limited += 1;
+            return Err(MkaError::RateLimited);
+        }
         self.peers.push(Peer {
             mi: b.mi,
             mn: b.mn,
@@ -441,31 +500,61 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             receiving_latest: false,
             transmitting_latest: false,
             lowest_pn: 0,
+            our_mn: 0,
+            bucket: TokenBucket::new(PEER_BURST, PEER_EVERY, now),
         });
         Ok(self.peers.len() - 1)
     }
 
     /// A peer is live once it lists our MI with a recent MN (IEEE 802.1X-2020 9.4.3).
-    fn check_liveness(&mut self, now: Instant, idx: usize, m: &Mkpdu) -> bool {
+    ///
+    /// A peer that restarted has a new MI with the same SCI. Of the MIs of one SCI, the one that
+    /// heard our most recent MN is the current one: it goes live and the others are forgotten.
+    /// A live one among those means the membership changed, so the key server distributes a new
+    /// SAK (9.8) and the restarted peer never gets the SAK it already used from PN 1. A replay of
+    /// an old MI's MKPDUs lists older MNs of ours than the current MI does: it stays potential
+    /// and expires, and the session is not disturbed. Returns the peer's index afterwards and
+    /// whether it just became live.
+    fn check_liveness(&mut self, now: Instant, idx: usize, m: &Mkpdu) -> (usize, bool) {
         let oldest_fresh = self.oldest_fresh_mn(now);
-        let lists_us = [&m.live_peers, &m.potential_peers]
+        let heard = [&m.live_peers, &m.potential_peers]
             .into_iter()
             .flatten()
             .flat_map(|l| l.peers.iter())
-            .any(|e| e.mi == self.mi && e.mn >= oldest_fresh);
-        let Some(p) = self.peers.get_mut(idx) else { return false };
-        if lists_us && !p.live {
-            p.live = true;
-            return true;
+            .filter(|e| e.mi == self.mi && e.mn >= oldest_fresh)
+            .map(|e| e.mn)
+            .max();
+        let (Some(heard), Some(p)) = (heard, self.peers.get_mut(idx)) else { return (idx, false) };
+        p.our_mn = p.our_mn.max(heard);
+        if p.live {
+            return (idx, false);
         }
-        false
+        let (mi, sci, ours) = (p.mi, p.sci, p.our_mn);
+        if self.peers.iter().any(|o| o.sci == sci && o.mi != mi && o.live && o.our_mn >= ours) {
+            return (idx, false);
+        }
+        let replaced_live = self.peers.iter().any(|o| o.sci == sci && o.mi != mi && o.live);
+        self.peers.retain(|o| o.sci != sci || o.mi == mi);
+        let idx = self.peers.iter().position(|o| o.mi == mi).unwrap_or(idx);
+        if let Some(p) = self.peers.get_mut(idx) {
+            p.live = true;
+        }
+        if replaced_live {
+            self.pending_rekey = Some(RekeyReason::PeerChange);
+        }
+        (idx, true)
     }
 
     fn oldest_fresh_mn(&mut self, now: Instant) -> u32 {
+        self.forget_old_mns(now);
+        self.mn_history.front().map_or(self.mn, |(_, mn)| *mn)
+    }
+
+    /// Our MNs sent more than MKA Life Time ago can no longer prove a peer live.
+    fn forget_old_mns(&mut self, now: Instant) {
         while self.mn_history.front().is_some_and(|(t, _)| *t + LIFE_TIME < now) {
             self.mn_history.pop_front();
         }
-        self.mn_history.front().map_or(self.mn, |(_, mn)| *mn)
     }
 
     /// Does the peer receive / transmit with our latest key? (It may report it in the Latest or,
@@ -593,7 +682,9 @@ impl<R: RngCore + CryptoRng> Participant<R> {
     /// A member takes the SAK the key server distributed.
     fn receive_sak(&mut self, now: Instant, idx: usize, sender_is_ks: bool, d: &DistributedSak) {
         let Some(sender) = self.peers.get(idx).cloned() else { return };
-        if !sender_is_ks || self.key_server() != Some(sender.sci) {
+        // IEEE 802.1X-2020 9.5, 9.8: only the elected key server, a live peer, distributes SAKs.
+        // A potential peer with the key server's SCI may be a replay of its MKPDU from an old MI.
+        if !sender_is_ks || !sender.live || self.key_server() != Some(sender.sci) {
             return;
         }
         if self.latest.as_ref().is_some_and(|l| l.server == sender.mi && l.kn == d.kn) {
@@ -688,6 +779,8 @@ impl<R: RngCore + CryptoRng> Participant<R> {
 impl<R: RngCore + CryptoRng> Participant<R> {
     fn send(&mut self, now: Instant) {
         self.mn = self.mn.wrapping_add(1);
+        // Pruned here too: with no peer to hear from, the history would grow by one per hello.
+        self.forget_old_mns(now);
         self.mn_history.push_back((now, self.mn));
         let frame = self.build().emit(self.cfg.mac, &self.ick);
         self.transmit.push_back(frame);
@@ -777,3 +870,7 @@ pub fn peek_ckn(frame: &[u8]) -> Option<Ckn> {
 #[cfg(test)]
 #[path = "participant_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "hostile_tests.rs"]
+mod hostile_tests;
