@@ -1,10 +1,15 @@
-//! Validate and decrypt the MACsec frames of a classic pcap with a known SAK: the library
-//! behind `macsecctl pcap-decrypt`.
+//! Validate and decrypt the MACsec frames of a classic pcap: the library behind `macsecctl
+//! pcap-decrypt`.
 //!
 //! Every MACsec frame goes through the same [`Secy`] receive path as live traffic (SecTAG
 //! checks, XPN PN recovery, ICV). A valid frame is written as the original Ethernet frame
 //! (SecTAG and ICV removed, inner EtherType in place); a frame that fails is counted and not
 //! written; every other frame is copied unchanged.
+//!
+//! The keys come from a [`KeySource`]: [`run`] takes one known SAK for every AN ([`Options`]);
+//! [`run_with`] asks the source for the candidate keys of each frame's SCI and AN and lets it see
+//! every frame first, in capture order, so it can learn keys as they appear (MKA distributes a
+//! SAK in an MKPDU before anyone transmits with it).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -14,6 +19,9 @@ use std::sync::Arc;
 use pcap_file::pcap::{PcapPacket, PcapReader, PcapWriter};
 use pcap_file::DataLink;
 use serde::Serialize;
+
+/// The pcap crate this module reads and writes with, for callers that build captures (tests).
+pub use pcap_file;
 
 use crate::secy::sectag::{SecTag, ETHERTYPE_MACSEC};
 use crate::secy::{An, CipherSuite, Pn, RingBackend, RxVerdict, SaParams, Sak, Salt, Sci, Secy, SecyConfig, Ssci};
@@ -32,7 +40,7 @@ impl SsciMap {
     }
 }
 
-/// What to decrypt with.
+/// What to decrypt with: one SAK for every SCI and AN.
 pub struct Options {
     pub cipher_suite: CipherSuite,
     pub sak: Sak,
@@ -40,6 +48,38 @@ pub struct Options {
     pub salt: Option<Salt>,
     /// Only integrity-protected frames (E=0) are expected; an encrypted one counts as invalid.
     pub integrity_only: bool,
+}
+
+/// One key to try on a frame, with the XPN parameters of the frame's transmitter.
+pub struct KeyRef<'a> {
+    /// Names the key within a run: the receiver sets up one SA per (id, SCI, AN) and keeps it, so
+    /// the same id must always come with the same SAK, suite, SSCI and salt.
+    pub id: u64,
+    pub cipher_suite: CipherSuite,
+    pub sak: &'a Sak,
+    pub ssci: Option<Ssci>,
+    pub salt: Option<Salt>,
+}
+
+/// Where the keys of a run come from.
+pub trait KeySource {
+    /// Sees every frame of the capture, in order, before it is decrypted or copied.
+    fn observe(&mut self, _frame: &[u8]) {}
+
+    /// The keys to try on a frame from `sci` with `an`, the most likely first (none: the frame
+    /// counts as invalid).
+    fn candidates(&self, sci: Sci, an: An) -> Vec<KeyRef<'_>>;
+}
+
+impl KeySource for Options {
+    fn candidates(&self, sci: Sci, _an: An) -> Vec<KeyRef<'_>> {
+        let ssci = self.ssci.get(sci);
+        if self.cipher_suite.is_xpn() && ssci.is_none() {
+            return Vec::new();
+        }
+        let ssci = if self.cipher_suite.is_xpn() { ssci } else { None };
+        vec![KeyRef { id: 0, cipher_suite: self.cipher_suite, sak: &self.sak, ssci, salt: self.salt }]
+    }
 }
 
 /// Counts of one run, printed as the JSON summary.
@@ -95,7 +135,8 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Reads `input`, writes `output`, returns the counts.
+/// Reads `input`, writes `output`, returns the counts: every MACsec frame with the one SAK of
+/// `opts`.
 pub fn run<R: Read, W: Write>(opts: &Options, input: R, output: W) -> Result<Summary, Error> {
     if opts.sak.len() != opts.cipher_suite.key_len() {
         return Err(Error::KeyLength { suite: opts.cipher_suite, got: opts.sak.len() });
@@ -103,18 +144,31 @@ pub fn run<R: Read, W: Write>(opts: &Options, input: R, output: W) -> Result<Sum
     if opts.cipher_suite.is_xpn() && opts.salt.is_none() {
         return Err(Error::MissingSalt);
     }
+    run_with(&mut Static(opts), opts.integrity_only, input, output)
+}
+
+/// Reads `input`, writes `output`, returns the counts: every MACsec frame with the keys `keys`
+/// offers for it, after `keys` has seen every earlier frame. `integrity_only`: an encrypted frame
+/// (E=1) counts as invalid.
+pub fn run_with<K, R, W>(keys: &mut K, integrity_only: bool, input: R, output: W) -> Result<Summary, Error>
+where
+    K: KeySource + ?Sized,
+    R: Read,
+    W: Write,
+{
     let mut reader = PcapReader::new(input).map_err(Error::NotPcap)?;
     let header = reader.header();
     if header.datalink != DataLink::ETHERNET {
         return Err(Error::NotEthernet(header.datalink));
     }
     let mut writer = PcapWriter::with_header(output, header).map_err(Error::Write)?;
-    let mut rx = Receiver::new(opts);
+    let mut rx = Receiver { integrity_only, secys: HashMap::new() };
     let mut summary = Summary::default();
     while let Some(packet) = reader.next_packet() {
         let packet = packet.map_err(Error::Read)?;
         summary.frames += 1;
-        let Some(frame) = rx.handle(&packet.data, &mut summary) else { continue };
+        keys.observe(&packet.data);
+        let Some(frame) = rx.handle(&*keys, &packet.data, &mut summary) else { continue };
         let orig_len = if packet.orig_len as usize == packet.data.len() { frame.len() as u32 } else { packet.orig_len };
         let out = PcapPacket::new_owned(packet.timestamp, orig_len, frame);
         writer.write_packet(&out).map_err(Error::Write)?;
@@ -122,28 +176,30 @@ pub fn run<R: Read, W: Write>(opts: &Options, input: R, output: W) -> Result<Sum
     Ok(summary)
 }
 
-/// One SecY whose receive SCs and SAs appear as frames of new SCIs and ANs show up.
-struct Receiver<'a> {
-    opts: &'a Options,
-    secy: Secy,
+/// The one SAK of [`Options`] as a key source.
+struct Static<'a>(&'a Options);
+
+impl KeySource for Static<'_> {
+    fn candidates(&self, sci: Sci, an: An) -> Vec<KeyRef<'_>> {
+        self.0.candidates(sci, an)
+    }
 }
 
-impl<'a> Receiver<'a> {
-    fn new(opts: &'a Options) -> Self {
-        let mut cfg = SecyConfig::new(opts.cipher_suite);
-        // A capture can hold both directions and repeats: validate every frame on its own.
-        cfg.replay_protect = false;
-        Receiver { opts, secy: Secy::new(cfg, Sci(0), Arc::new(RingBackend)) }
-    }
+/// One SecY per key; their receive SCs and SAs appear as frames of new SCIs and ANs show up.
+struct Receiver {
+    integrity_only: bool,
+    secys: HashMap<u64, Secy>,
+}
 
+impl Receiver {
     /// The frame to write, if any.
-    fn handle(&mut self, frame: &[u8], summary: &mut Summary) -> Option<Vec<u8>> {
+    fn handle<K: KeySource + ?Sized>(&mut self, keys: &K, frame: &[u8], summary: &mut Summary) -> Option<Vec<u8>> {
         if frame.len() < 14 || frame[12..14] != ETHERTYPE_MACSEC.to_be_bytes() {
             summary.other += 1;
             return Some(frame.to_vec());
         }
         summary.macsec += 1;
-        match self.decrypt(frame) {
+        match self.decrypt(keys, frame) {
             Some(plain) => {
                 summary.ok += 1;
                 Some(plain)
@@ -155,29 +211,41 @@ impl<'a> Receiver<'a> {
         }
     }
 
-    fn decrypt(&mut self, frame: &[u8]) -> Option<Vec<u8>> {
+    /// The first candidate key that validates the frame wins.
+    fn decrypt<K: KeySource + ?Sized>(&mut self, keys: &K, frame: &[u8]) -> Option<Vec<u8>> {
         let tag = SecTag::new_checked(frame.get(12..)?).ok()?;
-        if self.opts.integrity_only && tag.tci().e() {
+        if self.integrity_only && tag.tci().e() {
             return None;
         }
         // IEEE 802.1AE-2018 9.9: the SCI is in the SecTAG or, with ES=1, the source address ‖ 1.
         let es_sci = || frame.get(6..12).and_then(|m| m.try_into().ok()).map(Sci::end_station);
         let sci = tag.sci().or_else(|| tag.tci().es().then(es_sci).flatten())?;
-        self.ensure_sa(sci, tag.an())?;
-        let mut buf = frame.to_vec();
-        matches!(self.secy.validate(&mut buf), RxVerdict::Ok | RxVerdict::Delayed).then_some(buf)
+        let an = tag.an();
+        for key in keys.candidates(sci, an) {
+            let Some(secy) = self.secy_with_sa(&key, sci, an) else { continue };
+            let mut buf = frame.to_vec();
+            if matches!(secy.validate(&mut buf), RxVerdict::Ok | RxVerdict::Delayed) {
+                return Some(buf);
+            }
+        }
+        None
     }
 
-    /// Creates the SC and the SA of `an` on first sight (every SA of a static capture shares
-    /// the SAK; the lowest acceptable PN starts at 1 and follows the frames).
-    fn ensure_sa(&mut self, sci: Sci, an: An) -> Option<()> {
-        if self.secy.rx_sc(sci).is_some_and(|sc| sc.sa(an).is_some()) {
-            return Some(());
+    /// The SecY of `key` with the SC of `sci` and the SA of `an`, created on first sight (the
+    /// lowest acceptable PN starts at 1 and follows the frames; no replay check, since a capture
+    /// can hold both directions and repeats).
+    fn secy_with_sa(&mut self, key: &KeyRef<'_>, sci: Sci, an: An) -> Option<&mut Secy> {
+        let secy = self.secys.entry(key.id).or_insert_with(|| {
+            let mut cfg = SecyConfig::new(key.cipher_suite);
+            cfg.replay_protect = false;
+            Secy::new(cfg, Sci(0), Arc::new(RingBackend))
+        });
+        if !secy.rx_sc(sci).is_some_and(|sc| sc.sa(an).is_some()) {
+            secy.add_rx_sc(sci);
+            let params = SaParams { an, pn: Pn(1), ssci: key.ssci, salt: key.salt };
+            secy.install_rx_sa(sci, key.sak, &params).ok()?;
         }
-        let ssci = if self.opts.cipher_suite.is_xpn() { Some(self.opts.ssci.get(sci)?) } else { None };
-        self.secy.add_rx_sc(sci);
-        let params = SaParams { an, pn: Pn(1), ssci, salt: self.opts.salt };
-        self.secy.install_rx_sa(sci, &self.opts.sak, &params).ok()
+        Some(secy)
     }
 }
 
@@ -257,5 +325,55 @@ mod tests {
             run(&short, &pcap[..], Vec::new()).unwrap_err().to_string(),
             "--sak: gcm-aes-256 needs 64 hex digits, got 32"
         );
+    }
+
+    /// Keys per AN, and for AN 1 a wrong key offered before the right one.
+    struct PerAn {
+        keys: Vec<(An, Sak)>,
+        seen: u64,
+    }
+
+    impl KeySource for PerAn {
+        fn observe(&mut self, _frame: &[u8]) {
+            self.seen += 1;
+        }
+
+        fn candidates(&self, _sci: Sci, an: An) -> Vec<KeyRef<'_>> {
+            let suite = CipherSuite::GcmAesXpn128;
+            let salt = Some(Salt([2; 12]));
+            let keys = self.keys.iter().enumerate().filter(|(_, (a, _))| *a == an);
+            keys.map(|(i, (_, sak))| KeyRef { id: i as u64, cipher_suite: suite, sak, ssci: Some(Ssci(1)), salt })
+                .collect()
+        }
+    }
+
+    #[test]
+    fn per_an_keys_and_fallback_to_the_next_candidate() {
+        let suite = CipherSuite::GcmAesXpn128;
+        let (k0, k1) = (Sak::from_slice(&[1; 16]).unwrap(), Sak::from_slice(&[2; 16]).unwrap());
+        let mut tx = Secy::new(SecyConfig::new(suite), Sci(0x0200_0000_000a_0001), Arc::new(RingBackend));
+        let header = PcapHeader { datalink: DataLink::ETHERNET, ..Default::default() };
+        let mut w = PcapWriter::with_header(Vec::new(), header).unwrap();
+        for (an, sak) in [(0, &k0), (1, &k1)] {
+            let an = An::new(an).unwrap();
+            tx.install_tx_sa(sak, &SaParams { an, pn: Pn(1), ssci: Some(Ssci(1)), salt: Some(Salt([2; 12])) }).unwrap();
+            tx.enable_tx_sa(an).unwrap();
+            for i in 0..3u8 {
+                let mut f = [vec![0x02, 0, 0, 0, 0, 0x0b, 0x02, 0, 0, 0, 0, 0x0a, 0x08, 0x00], vec![i; 50]].concat();
+                tx.protect(&mut f).unwrap();
+                w.write_packet(&PcapPacket::new(Duration::ZERO, f.len() as u32, &f)).unwrap();
+            }
+        }
+        let pcap = w.into_writer();
+        let wrong = Sak::from_slice(&[3; 16]).unwrap();
+        let (a0, a1) = (An::new(0).unwrap(), An::new(1).unwrap());
+        let mut keys = PerAn { keys: vec![(a0, k0.duplicate()), (a1, wrong), (a1, k1.duplicate())], seen: 0 };
+        let s = run_with(&mut keys, false, &pcap[..], Vec::new()).unwrap();
+        assert_eq!(s, Summary { frames: 6, macsec: 6, ok: 6, invalid: 0, other: 0 });
+        assert_eq!(keys.seen, 6, "the source sees every frame");
+        // Only the AN 0 key: the AN 1 frames fail.
+        let mut only0 = PerAn { keys: vec![(a0, k0)], seen: 0 };
+        let s = run_with(&mut only0, false, &pcap[..], Vec::new()).unwrap();
+        assert_eq!((s.ok, s.invalid), (3, 3));
     }
 }
