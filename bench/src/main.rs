@@ -11,6 +11,7 @@
 
 mod clock;
 mod crypto;
+mod dataplane;
 mod report;
 mod secy;
 mod sizes;
@@ -69,9 +70,18 @@ struct Output {
     crypto: Vec<crypto::CryptoResult>,
     crypto_ratios: Vec<report::Ratio>,
     secy: Vec<secy::SecyResult>,
+    dataplane: Vec<dataplane::SetupResult>,
 }
 
 fn main() {
+    if std::env::args().nth(1).as_deref() == Some("gen") {
+        let r = dataplane::gen::parse(std::env::args().skip(2)).and_then(dataplane::gen::main);
+        if let Err(e) = r {
+            eprintln!("macsec-bench gen: {e}");
+            std::process::exit(1);
+        }
+        return;
+    }
     let args = match parse_args() {
         Ok(a) => a,
         Err(e) => {
@@ -102,6 +112,7 @@ fn main() {
         crypto: Vec::new(),
         crypto_ratios: Vec::new(),
         secy: Vec::new(),
+        dataplane: Vec::new(),
     };
     let o = crypto::Options {
         sizes: if args.quick {
@@ -129,6 +140,15 @@ fn main() {
     }
     if args.parts.iter().any(|p| p == "secy") {
         out.secy = run_secy(&args, &o);
+    }
+    if args.parts.iter().any(|p| p == "dataplane") {
+        let o = dataplane::DpOptions {
+            sizes: vec![sizes::Size::Fixed(64), sizes::Size::Fixed(1518), sizes::Size::Imix],
+            secs: if args.quick { 1.0 } else { 2.0 },
+            runs: if args.quick { 1 } else { 3 },
+            gen_cpu: args.cpu,
+        };
+        out.dataplane = dataplane::run(&dataplane::setups(), &o);
     }
     if args.json {
         match serde_json::to_string_pretty(&out) {
@@ -183,5 +203,8 @@ fn print_human(o: &Output) {
     }
     if !o.secy.is_empty() {
         print!("{}", report::secy_table(&o.secy));
+    }
+    if !o.dataplane.is_empty() {
+        print!("{}", report::dataplane_table(&o.dataplane));
     }
 }

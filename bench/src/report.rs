@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::crypto::{CryptoResult, REFERENCES};
+use crate::dataplane::SetupResult;
 use crate::secy::SecyResult;
 
 /// The machine and build a run was made on.
@@ -172,6 +173,42 @@ pub fn secy_table(rows: &[SecyResult]) -> String {
             let _ = write!(s, "  ERROR: {e}");
         }
         let _ = writeln!(s);
+    }
+    s
+}
+
+pub fn dataplane_table(rows: &[SetupResult]) -> String {
+    let mut s = String::from(
+        "\nmacsec-dataplane over memif (generator on the other CPU), gcm-aes-256, static keys\n\
+         max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n",
+    );
+    let _ = writeln!(
+        s,
+        "{:<20} {:<8} {:>5} | {:>7} {:>7} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
+        "setup", "phase", "size", "Mpps", "Gbps", "p50 us", "p99 us", "p99.9 us", "lost", "rekeys", "frames per AN"
+    );
+    for r in rows {
+        if let Some(e) = &r.error {
+            let _ = writeln!(s, "{:<20} ERROR: {e}", r.setup.name);
+        }
+        for p in &r.phases {
+            let lat = p.phase != "max";
+            let _ = writeln!(
+                s,
+                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
+                truncate(&r.setup.name, 20),
+                p.phase,
+                p.size,
+                p.mpps,
+                p.gbps,
+                if lat { format!("{:.1}", p.lat_p50_us) } else { "-".into() },
+                if lat { format!("{:.1}", p.lat_p99_us) } else { "-".into() },
+                if lat { format!("{:.1}", p.lat_p999_us) } else { "-".into() },
+                if lat { p.lost.to_string() } else { "-".into() },
+                if p.phase == "rekey" { p.rekeys.to_string() } else { "-".into() },
+                if p.phase == "rekey" { format!("{:?}", p.per_an) } else { String::new() },
+            );
+        }
     }
     s
 }

@@ -1,0 +1,368 @@
+//! The traffic generator: `macsec-bench gen ...`, a DPDK process of its own (EAL once per
+//! process) pinned to one CPU, with two memif ports (server role) facing the dataplane's host
+//! and wire ports.
+//!
+//! `protect` mode sends clear frames into the dataplane's host port and receives them
+//! encrypted from its wire port; the frame's sequence number travels in the source MAC, which
+//! MACsec leaves in clear. `validate` mode sends frames it encrypted itself (through the SecY
+//! library, SCI [`GEN_SCI`]) into the wire port and receives them decrypted from the host port;
+//! the sequence number travels in the payload. A table maps sequence numbers to the TSC at
+//! sending, which gives the latency of every returning frame (hdrhistogram).
+//!
+//! Phases per size: `max` (send as fast as the dataplane takes frames; the received rate is the
+//! throughput), then `latency` at half that rate, and with `--rekey SOCKET` a phase at that rate
+//! during which the generator rekeys the dataplane's Tx SA at 10 Hz through the control socket.
+//! One JSON object per phase goes to stdout.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use macsec_dataplane::dpdk::{tsc, tsc_hz, Eal, Mbuf, MbufBurst, Mempool, Port};
+use macsec_dataplane::secy::{An, CipherSuite, Pn, RingBackend, SaParams, Sak, Sci, Secy, SecyConfig};
+
+use super::ctl::Ctl;
+use crate::crypto::work::XorShift;
+use crate::sizes::Size;
+
+/// The generator's SCI when it sends MACsec (validate mode).
+pub const GEN_SCI: Sci = Sci(0x0200_0000_000b_0001);
+/// Sequence numbers index this many send timestamps (and validate mode's pre-encrypted frames).
+const SLOTS: usize = 8192;
+const SEQ_OFF_MAC: usize = 7; // protect: source MAC octets 1..5
+const SEQ_OFF_PAYLOAD: usize = 14; // validate: the first payload octets after the EtherType
+
+#[derive(Clone, Debug)]
+pub struct GenArgs {
+    pub cpu: usize,
+    pub host_dev: String,
+    pub wire_dev: String,
+    pub protect: bool,
+    pub sizes: Vec<Size>,
+    pub secs: f64,
+    pub suite: CipherSuite,
+    pub sak: Vec<u8>,
+    pub rekey: Option<String>,
+    pub connection: String,
+}
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize, Clone)]
+pub struct Phase {
+    pub phase: String,
+    pub size: String,
+    pub offered_pps: f64,
+    pub secs: f64,
+    pub sent: u64,
+    pub received: u64,
+    pub rx_bytes: u64,
+    /// Frames sent in the phase that never came back (after a drain).
+    pub lost: i64,
+    pub mpps: f64,
+    /// Received frame octets (as the dataplane emitted them) in Gbps.
+    pub gbps: f64,
+    pub lat_p50_us: f64,
+    pub lat_p99_us: f64,
+    pub lat_p999_us: f64,
+    pub lat_max_us: f64,
+    pub rekeys: u64,
+    /// Received frames per AN (protect mode): the rekeys really switched SAs.
+    pub per_an: [u64; 4],
+}
+
+pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
+    let mut a = GenArgs {
+        cpu: 0,
+        host_dev: String::new(),
+        wire_dev: String::new(),
+        protect: true,
+        sizes: vec![Size::Fixed(64)],
+        secs: 2.0,
+        suite: CipherSuite::GcmAes256,
+        sak: vec![0x42; 32],
+        rekey: None,
+        connection: "dxcon-bench".into(),
+    };
+    while let Some(k) = it.next() {
+        let v = it.next().ok_or(format!("gen: {k} needs a value"))?;
+        match k.as_str() {
+            "--cpu" => a.cpu = v.parse().map_err(|_| "gen: --cpu N")?,
+            "--host" => a.host_dev = v,
+            "--wire" => a.wire_dev = v,
+            "--mode" => a.protect = v == "protect",
+            "--sizes" => a.sizes = v.split(',').map(parse_size).collect::<Result<_, _>>()?,
+            "--secs" => a.secs = v.parse().map_err(|_| "gen: --secs S")?,
+            "--suite" => a.suite = v.parse().map_err(|_| "gen: --suite")?,
+            "--sak" => a.sak = hex::decode(&v).map_err(|_| "gen: --sak HEX")?,
+            "--rekey" => a.rekey = Some(v),
+            "--connection" => a.connection = v,
+            _ => return Err(format!("gen: unknown argument {k}")),
+        }
+    }
+    Ok(a)
+}
+
+pub fn parse_size(s: &str) -> Result<Size, String> {
+    if s.eq_ignore_ascii_case("imix") {
+        return Ok(Size::Imix);
+    }
+    s.parse().map(Size::Fixed).map_err(|_| format!("size {s:?}: expected octets or imix"))
+}
+
+/// Frames to send, one per slot: clear (protect) or encrypted by the SecY library (validate).
+fn templates(a: &GenArgs, size: Size) -> Result<Vec<Vec<u8>>, String> {
+    let mut rng = XorShift(0x9e37);
+    let mut frames: Vec<Vec<u8>> = size
+        .lengths(SLOTS)
+        .into_iter()
+        .enumerate()
+        .map(|(i, len)| {
+            let mut f = vec![0x02, 0, 0, 0, 0, 0x0a, 0x02, 0, 0, 0, 0, 0x0b, 0x08, 0x00];
+            f.extend((14..len).map(|_| rng.byte()));
+            let off = if a.protect { SEQ_OFF_MAC } else { SEQ_OFF_PAYLOAD };
+            f[off..off + 4].copy_from_slice(&(i as u32).to_be_bytes());
+            f
+        })
+        .collect();
+    if !a.protect {
+        let mut tx = Secy::new(SecyConfig::new(a.suite), GEN_SCI, Arc::new(RingBackend));
+        let sak = Sak::from_slice(&a.sak).map_err(|e| e.to_string())?;
+        let an = An::new(0).ok_or("AN 0")?;
+        tx.install_tx_sa(&sak, &SaParams { an, pn: Pn(1), ssci: None, salt: None }).map_err(|e| e.to_string())?;
+        tx.enable_tx_sa(an).map_err(|e| e.to_string())?;
+        for f in &mut frames {
+            tx.protect(f).map_err(|e| format!("protect: {e:?}"))?;
+        }
+    }
+    Ok(frames)
+}
+
+struct Gen {
+    pool: Mempool,
+    tx_port: Port,
+    rx_port: Port,
+    protect: bool,
+    hz: f64,
+    sent_at: Vec<u64>,
+}
+
+pub fn main(a: GenArgs) -> Result<(), String> {
+    let prefix = format!("mbgen{}", std::process::id());
+    let cpu = a.cpu.to_string();
+    let args = [
+        "macsec-bench-gen",
+        "-l",
+        &cpu,
+        "--no-pci",
+        "--no-huge",
+        "-m",
+        "1024",
+        "--file-prefix",
+        &prefix,
+        "--log-level",
+        "lib.eal:error",
+        "--vdev",
+        &a.host_dev,
+        "--vdev",
+        &a.wire_dev,
+    ];
+    let _eal = Eal::init(&args).map_err(|e| e.to_string())?;
+    let pool = Mempool::new("gen", 32767).map_err(|e| e.to_string())?;
+    let host = open_port(&a.host_dev, &pool)?;
+    let wire = open_port(&a.wire_dev, &pool)?;
+    wait_link(&[host, wire])?;
+    let (tx_port, rx_port) = if a.protect { (host, wire) } else { (wire, host) };
+    let mut g = Gen { pool, tx_port, rx_port, protect: a.protect, hz: tsc_hz() as f64, sent_at: vec![0; SLOTS] };
+    let mut ctl = match &a.rekey {
+        Some(path) => Some(Ctl::connect(path)?),
+        None => None,
+    };
+    for &size in &a.sizes {
+        let t = templates(&a, size)?;
+        g.phase("warmup", size, &t, 0.0, 0.3, None, &a)?;
+        let max = g.phase("max", size, &t, 0.0, a.secs, None, &a)?;
+        let rate = max.mpps * 1e6 / 2.0;
+        emit(&max);
+        emit(&g.phase("latency", size, &t, rate, a.secs, None, &a)?);
+        if let Some(c) = ctl.as_mut() {
+            emit(&g.phase("rekey", size, &t, rate, a.secs.max(3.0), Some(c), &a)?);
+        }
+    }
+    Ok(())
+}
+
+fn emit(p: &Phase) {
+    if let Ok(j) = serde_json::to_string(p) {
+        println!("{j}");
+    }
+}
+
+fn open_port(dev: &str, pool: &Mempool) -> Result<Port, String> {
+    let p = Port::by_name(dev).map_err(|e| e.to_string())?;
+    p.configure(1, 1, 2048, pool).map_err(|e| e.to_string())?;
+    p.start().map_err(|e| e.to_string())?;
+    Ok(p)
+}
+
+fn wait_link(ports: &[Port]) -> Result<(), String> {
+    for _ in 0..300 {
+        if ports.iter().all(|p| p.link().map(|l| l.up).unwrap_or(false)) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Err("gen: memif links did not come up within 15 s (is the dataplane running?)".into())
+}
+
+impl Gen {
+    /// One phase: send at `pps` (0 = as fast as the port takes) for `secs`, then drain.
+    #[allow(clippy::too_many_arguments)]
+    fn phase(
+        &mut self,
+        name: &str,
+        size: Size,
+        t: &[Vec<u8>],
+        pps: f64,
+        secs: f64,
+        mut ctl: Option<&mut Ctl>,
+        a: &GenArgs,
+    ) -> Result<Phase, String> {
+        let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
+        let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
+        let (start, dur) = (tsc(), (secs * self.hz) as u64);
+        let mut next_rekey = start;
+        let mut an = 0u8;
+        let mut burst = MbufBurst::new();
+        let mut slot = 0usize;
+        loop {
+            let now = tsc();
+            if now - start >= dur {
+                break;
+            }
+            if let Some(c) = ctl.as_deref_mut() {
+                if now >= next_rekey {
+                    an = (an + 1) % 4;
+                    c.rekey_tx(&a.connection, an, a.sak.len())?;
+                    p.rekeys += 1;
+                    next_rekey = now + (self.hz / 10.0) as u64;
+                }
+            }
+            let allowed =
+                if pps > 0.0 { (((now - start) as f64 / self.hz * pps) as u64).saturating_sub(p.sent) } else { 32 };
+            self.fill(&mut burst, t, &mut slot, allowed.min(32) as usize);
+            p.sent += self.tx_port.tx_burst(0, &mut burst) as u64;
+            self.receive(&mut p, &mut hist);
+        }
+        let elapsed = (tsc() - start) as f64 / self.hz;
+        // Frames never sent go back to the pool; then collect what is still in flight.
+        burst.free_all();
+        let drain = tsc();
+        while ((tsc() - drain) as f64) < self.hz * 0.1 {
+            self.receive(&mut p, &mut hist);
+        }
+        self.finish(&mut p, &hist, elapsed);
+        Ok(p)
+    }
+
+    /// Tops `burst` up to `n` frames from the templates, stamping each slot's send time.
+    fn fill(&mut self, burst: &mut MbufBurst, t: &[Vec<u8>], slot: &mut usize, n: usize) {
+        let now = tsc();
+        while burst.len() < n {
+            let Some(mut m) = self.pool.alloc() else { return };
+            if m.fill(&t[*slot]).is_err() {
+                return;
+            }
+            self.sent_at[*slot] = now;
+            *slot = (*slot + 1) % t.len();
+            if burst.push(m).is_err() {
+                return;
+            }
+        }
+    }
+
+    fn receive(&mut self, p: &mut Phase, hist: &mut Histogram<u64>) {
+        let mut rx = MbufBurst::new();
+        if self.rx_port.rx_burst(0, &mut rx) == 0 {
+            return;
+        }
+        let now = tsc();
+        for m in rx.as_mut_slice().iter() {
+            self.account(m, now, p, hist);
+        }
+        rx.free_all();
+    }
+
+    fn account(&self, m: &Mbuf, now: u64, p: &mut Phase, hist: &mut Histogram<u64>) {
+        let d = m.data();
+        p.received += 1;
+        p.rx_bytes += d.len() as u64;
+        let off = if self.protect { SEQ_OFF_MAC } else { SEQ_OFF_PAYLOAD };
+        let Some(seq) = d.get(off..off + 4) else { return };
+        let seq = u32::from_be_bytes([seq[0], seq[1], seq[2], seq[3]]) as usize;
+        if self.protect {
+            if let Some(tci) = d.get(14) {
+                p.per_an[usize::from(tci & 3)] += 1;
+            }
+        }
+        if let Some(&at) = self.sent_at.get(seq) {
+            if at > 0 && now >= at {
+                let ns = ((now - at) as f64 * 1e9 / self.hz) as u64;
+                let _ = hist.record(ns.max(1));
+            }
+        }
+    }
+
+    fn finish(&self, p: &mut Phase, hist: &Histogram<u64>, secs: f64) {
+        p.secs = secs;
+        p.lost = p.sent as i64 - p.received as i64;
+        p.mpps = p.received as f64 / secs / 1e6;
+        p.gbps = p.rx_bytes as f64 * 8.0 / secs / 1e9;
+        let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
+        p.lat_p50_us = us(0.5);
+        p.lat_p99_us = us(0.99);
+        p.lat_p999_us = us(0.999);
+        p.lat_max_us = hist.max() as f64 / 1e3;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use macsec_dataplane::secy::RxVerdict;
+
+    fn args(protect: bool) -> GenArgs {
+        parse(["--mode", if protect { "protect" } else { "validate" }].into_iter().map(String::from)).unwrap()
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("IMIX"), Ok(Size::Imix));
+        assert_eq!(parse_size("64"), Ok(Size::Fixed(64)));
+        assert!(parse_size("big").is_err());
+    }
+
+    /// What validate mode sends is MACsec a receiver with the generator's SA accepts, and the
+    /// sequence number is readable once decrypted.
+    #[test]
+    fn validate_templates_decrypt_to_their_sequence_numbers() {
+        let a = args(false);
+        let t = templates(&a, Size::Imix).unwrap();
+        let mut rx = Secy::new(SecyConfig::new(a.suite), Sci(0x0200_0000_000a_0001), Arc::new(RingBackend));
+        rx.add_rx_sc(GEN_SCI);
+        let sak = Sak::from_slice(&a.sak).unwrap();
+        let an = An::new(0).unwrap();
+        rx.install_rx_sa(GEN_SCI, &sak, &SaParams { an, pn: Pn(1), ssci: None, salt: None }).unwrap();
+        for (i, f) in t.iter().take(100).enumerate() {
+            let mut f = f.clone();
+            assert_eq!(rx.validate(&mut f), RxVerdict::Ok);
+            assert_eq!(&f[SEQ_OFF_PAYLOAD..SEQ_OFF_PAYLOAD + 4], &(i as u32).to_be_bytes());
+        }
+    }
+
+    #[test]
+    fn protect_templates_carry_the_sequence_in_the_source_mac() {
+        let t = templates(&args(true), Size::Fixed(64)).unwrap();
+        assert_eq!(t.len(), SLOTS);
+        assert_eq!(&t[5][SEQ_OFF_MAC..SEQ_OFF_MAC + 4], &5u32.to_be_bytes());
+        assert!(t.iter().all(|f| f.len() == 64 && f[12..14] == [0x08, 0x00]));
+    }
+}

@@ -1,0 +1,295 @@
+//! The dataplane part: the real `macsec-dataplane` binary (static keys, `--no-huge`) between
+//! two memif ports of a DPDK generator process (`macsec-bench gen`, see [`gen`]). On this
+//! 2-CPU machine the dataplane's worker lcore has CPU 1 to itself; the generator and the
+//! dataplane's service lcore (which sleeps between 0.5 ms ticks) share CPU 0. With 2 workers
+//! the second worker lcore shares CPU 0 as well, so that speed-up is a lower bound.
+
+pub mod ctl;
+pub mod gen;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use gen::{Phase, GEN_SCI};
+
+use crate::clock::median;
+use crate::sizes::Size;
+
+/// One dataplane configuration the generator runs against.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Setup {
+    pub name: String,
+    pub protect: bool,
+    pub workers: usize,
+    pub lcores: String,
+    pub rekey: bool,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct SetupResult {
+    pub setup: Setup,
+    /// Median over the runs, per phase and size.
+    pub phases: Vec<Phase>,
+    pub runs: Vec<Vec<Phase>>,
+    pub error: Option<String>,
+}
+
+pub struct DpOptions {
+    pub sizes: Vec<Size>,
+    pub secs: f64,
+    pub runs: usize,
+    pub gen_cpu: usize,
+}
+
+pub fn setups() -> Vec<Setup> {
+    let s = |name: &str, protect, workers, lcores: &str, rekey| Setup {
+        name: name.into(),
+        protect,
+        workers,
+        lcores: lcores.into(),
+        rekey,
+    };
+    vec![
+        s("protect, 1 worker", true, 1, "0@0,1@1", true),
+        s("validate, 1 worker", false, 1, "0@0,1@1", false),
+        s("protect, 2 workers", true, 2, "0@0,1@1,2@0", false),
+        s("validate, 2 workers", false, 2, "0@0,1@1,2@0", false),
+    ]
+}
+
+pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
+    let bin = match dataplane_binary() {
+        Ok(b) => b,
+        Err(e) => {
+            return setups
+                .iter()
+                .map(|s| SetupResult { setup: s.clone(), phases: Vec::new(), runs: Vec::new(), error: Some(e.clone()) })
+                .collect()
+        }
+    };
+    setups
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let mut runs = Vec::new();
+            let mut error = None;
+            for r in 0..o.runs {
+                eprintln!("dataplane: {} (run {})", s.name, r + 1);
+                match run_once(&bin, s, o, i * 10 + r) {
+                    Ok(p) => runs.push(p),
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+            }
+            SetupResult { setup: s.clone(), phases: median_phases(&runs), runs, error }
+        })
+        .collect()
+}
+
+/// The `macsec-dataplane` binary next to this one (same target dir), built first if missing.
+fn dataplane_binary() -> Result<PathBuf, String> {
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let bin = me.with_file_name("macsec-dataplane");
+    if !bin.exists() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        eprintln!("dataplane: building macsec-dataplane ({} missing)", bin.display());
+        let st = Command::new(cargo)
+            .args(["build", "--release", "-p", "macsec-dataplane", "--bin", "macsec-dataplane"])
+            .status()
+            .map_err(|e| e.to_string())?;
+        if !st.success() || !bin.exists() {
+            return Err(format!("{} not found; run cargo build --release -p macsec-dataplane", bin.display()));
+        }
+    }
+    Ok(bin)
+}
+
+/// Kills a child process we started, by its pid, when dropped.
+struct Reaper(Child);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<Vec<Phase>, String> {
+    let dir = std::env::temp_dir().join(format!("macsec-bench-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let result = run_in(bin, s, o, n, &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<Vec<Phase>, String> {
+    let sak = "42".repeat(32);
+    let memif = |i: usize, role: &str, name: &str| {
+        format!("net_memif{i},role={role},id=0,socket={}/{name}.sock,socket-abstract=no,rsize=11", dir.display())
+    };
+    let cfg = write_config(dir, s, n, &sak, &memif(0, "client", "host"), &memif(1, "client", "wire"))?;
+    let me = std::env::current_exe().map_err(|e| e.to_string())?;
+    let sizes: Vec<String> = o.sizes.iter().map(|z| z.label().to_lowercase()).collect();
+    let mut g = Command::new(me);
+    g.args(["gen", "--cpu", &o.gen_cpu.to_string(), "--host", &memif(0, "server", "host")])
+        .args(["--wire", &memif(1, "server", "wire"), "--mode", if s.protect { "protect" } else { "validate" }])
+        .args(["--sizes", &sizes.join(","), "--secs", &o.secs.to_string(), "--suite", "gcm-aes-256", "--sak", &sak]);
+    if s.rekey {
+        g.args(["--rekey", &dir.join("dp.sock").display().to_string()]);
+    }
+    let gen = Reaper(g.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?);
+    wait_for(&dir.join("host.sock"), &dir.join("wire.sock"))?;
+    let log = std::fs::File::create(dir.join("dp.log")).map_err(|e| e.to_string())?;
+    let dp = Reaper(
+        Command::new(bin)
+            .args(["--config", &cfg.display().to_string()])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .map_err(|e| e.to_string())?,
+    );
+    let out = wait_gen(gen, Duration::from_secs_f64(30.0 + o.secs * 6.0 * o.sizes.len() as f64))?;
+    drop(dp);
+    let phases: Vec<Phase> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    if phases.is_empty() {
+        let dplog = std::fs::read_to_string(dir.join("dp.log")).unwrap_or_default();
+        return Err(format!("the generator reported nothing; dataplane log: {}", tail(&dplog, 600)));
+    }
+    Ok(phases)
+}
+
+fn write_config(dir: &Path, s: &Setup, n: usize, sak: &str, host: &str, wire: &str) -> Result<PathBuf, String> {
+    let keys = dir.join("dp.keys");
+    let k =
+        format!("[[tx]]\nan = 0\nsak = \"{sak}\"\n\n[[rx]]\nsci = \"{:016x}\"\nan = 0\nsak = \"{sak}\"\n", GEN_SCI.0);
+    write_private(&keys, &k)?;
+    let cfg = dir.join("dp.toml");
+    let text = format!(
+        r#"mbufs = 32767
+
+[eal]
+lcores = "{lcores}"
+huge_pages = false
+memory_mb = 1024
+file_prefix = "mbdp{pid}x{n}"
+extra_args = ["--log-level", "lib.eal:warning", "--log-level", "pmd.net.memif:warning"]
+
+[control]
+socket = "{dir}/dp.sock"
+
+[metrics]
+listen = "127.0.0.1:{port}"
+
+[[connections]]
+id = "dxcon-bench"
+host_port = "{host}"
+wire_port = "{wire}"
+workers = {workers}
+cipher_suite = "gcm-aes-256"
+encryption_mode = "must_encrypt"
+replay_protect = {replay}
+replay_window = 0
+key_source = "static"
+static_key_file = "{keys}"
+"#,
+        lcores = s.lcores,
+        pid = std::process::id(),
+        dir = dir.display(),
+        port = 19464 + n % 1000,
+        workers = s.workers,
+        // The generator re-sends a pool of 8192 pre-encrypted frames, whose PNs repeat.
+        replay = s.protect,
+        keys = keys.display(),
+    );
+    write_private(&cfg, &text)?;
+    Ok(cfg)
+}
+
+fn write_private(path: &Path, text: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    std::io::Write::write_all(&mut f, text.as_bytes()).map_err(|e| e.to_string())
+}
+
+fn wait_for(a: &Path, b: &Path) -> Result<(), String> {
+    for _ in 0..200 {
+        if a.exists() && b.exists() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Err("the generator's memif sockets did not appear within 5 s".into())
+}
+
+fn wait_gen(mut gen: Reaper, limit: Duration) -> Result<String, String> {
+    let t = Instant::now();
+    loop {
+        if let Ok(Some(_)) = gen.0.try_wait() {
+            break;
+        }
+        if t.elapsed() > limit {
+            return Err("the generator did not finish in time".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut out = String::new();
+    let mut err = String::new();
+    if let Some(mut s) = gen.0.stdout.take() {
+        let _ = std::io::Read::read_to_string(&mut s, &mut out);
+    }
+    if let Some(mut s) = gen.0.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut s, &mut err);
+    }
+    if out.trim().is_empty() {
+        return Err(format!("generator: {}", tail(&err, 600)));
+    }
+    Ok(out)
+}
+
+fn tail(s: &str, n: usize) -> &str {
+    let start = s.len().saturating_sub(n);
+    let start = (start..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(s.len());
+    &s[start..]
+}
+
+/// Per (phase, size): the median of each number over the runs.
+fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
+    let Some(first) = runs.first() else { return Vec::new() };
+    first
+        .iter()
+        .map(|p0| {
+            let same: Vec<&Phase> =
+                runs.iter().filter_map(|r| r.iter().find(|p| p.phase == p0.phase && p.size == p0.size)).collect();
+            let m = |f: fn(&Phase) -> f64| median(&same.iter().map(|p| f(p)).collect::<Vec<_>>());
+            Phase {
+                mpps: m(|p| p.mpps),
+                gbps: m(|p| p.gbps),
+                offered_pps: m(|p| p.offered_pps),
+                lat_p50_us: m(|p| p.lat_p50_us),
+                lat_p99_us: m(|p| p.lat_p99_us),
+                lat_p999_us: m(|p| p.lat_p999_us),
+                lat_max_us: m(|p| p.lat_max_us),
+                lost: m(|p| p.lost as f64) as i64,
+                ..p0.clone()
+            }
+        })
+        .collect()
+}
