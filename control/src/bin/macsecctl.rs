@@ -1,5 +1,6 @@
 //! `macsecctl`: the operator CLI of the MACsec appliance.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use macsec_control::cli::{operator, pcap_decrypt, UsageError};
@@ -75,7 +76,14 @@ fn operator_main(verb: &str, args: &[String]) -> ExitCode {
                 eprintln!("macsecctl: {e}");
                 return ExitCode::from(1);
             }
-            println!("{}", serde_json::to_string_pretty(&r.result).unwrap_or_default());
+            // People at a terminal get a table for `status`; scripts and pipes get JSON.
+            let table = args.iter().any(|a| a == "--table");
+            let json = !table && (args.iter().any(|a| a == "--json") || !std::io::stdout().is_terminal());
+            if verb == "status" && !json {
+                print!("{}", operator::status_table(&r.result));
+            } else {
+                println!("{}", serde_json::to_string_pretty(&r.result).unwrap_or_default());
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -43,6 +43,11 @@ pub struct Conn {
     pub principal: Option<Ckn>,
     /// Dataplane requests to send, in order.
     pub out: Vec<Request>,
+    /// From the dataplane's last status: the Tx SA's next PN and the highest Rx SA next PN.
+    pub tx_next_pn: Option<u64>,
+    pub rx_next_pn: Option<u64>,
+    /// Unix time at which a new Tx SA last started carrying traffic (SAK rekey or CAK switch).
+    pub last_rekey: Option<u64>,
 }
 
 impl Conn {
@@ -50,7 +55,19 @@ impl Conn {
     /// member runs its own MKA participants with the LAG's keychain).
     pub fn new(cfg: Connection, secy: SecyRef, sci: Sci, mac: [u8; 6]) -> Self {
         let mode = cfg.encryption_mode;
-        Conn { secy, cfg, sci, mac, mode, keys: Vec::new(), principal: None, out: Vec::new() }
+        Conn {
+            secy,
+            cfg,
+            sci,
+            mac,
+            mode,
+            keys: Vec::new(),
+            principal: None,
+            out: Vec::new(),
+            tx_next_pn: None,
+            rx_next_pn: None,
+            last_rekey: None,
+        }
     }
 
     pub fn add_key(&mut self, ckn: Ckn, cak: Cak, associated_at: u64, now: Instant) {
@@ -166,6 +183,7 @@ impl Conn {
                 k.tx_enabled = Some(an);
                 if principal {
                     self.out.push(Request::EnableTxSa { secy, an: an.get() });
+                    self.last_rekey = Some(super::unix_now());
                 }
             }
             DpCommand::DeleteTxSa { an } => {
@@ -211,6 +229,7 @@ impl Conn {
             }
             if let Some(an) = k.tx_enabled {
                 self.out.push(Request::EnableTxSa { secy: self.secy.clone(), an: an.get() });
+                self.last_rekey = Some(super::unix_now());
             }
         }
     }

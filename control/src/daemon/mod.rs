@@ -204,6 +204,9 @@ impl Daemon {
                         if let Some(tx) = &s.tx_sa {
                             c.handle_dataplane(now, DpEvent::TxNextPn { next_pn: tx.next_pn });
                         }
+                        c.tx_next_pn = s.tx_sa.as_ref().map(|tx| tx.next_pn);
+                        let rx = s.rx_scs.iter().flat_map(|sc| &sc.sas).filter(|sa| sa.installed);
+                        c.rx_next_pn = rx.map(|sa| sa.next_pn).max();
                     }
                 }
                 ReplyBody::Error { message } => eprintln!("macsec-control: dataplane refused a request: {message}"),

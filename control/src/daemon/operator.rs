@@ -308,11 +308,29 @@ impl Daemon {
             .collect()
     }
 
+    /// One entry per SecY (a LAG has one per member): what `macsecctl status` tabulates.
     fn status(&self) -> serde_json::Value {
         let conns: Vec<_> = self
             .conns
             .iter()
-            .map(|c| json!({"connectionId": c.cfg.id, "participants": c.keys.iter().map(|k| k.participant.status()).collect::<Vec<_>>()}))
+            .map(|c| {
+                let mut v = describe_secy(c);
+                let principal = c.keys.iter().find(|k| Some(&k.ckn) == c.principal.as_ref());
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("connectionId".into(), json!(c.cfg.id));
+                    o.insert("encryptionMode".into(), json!(c.mode.name()));
+                    o.insert("cipherSuite".into(), json!(c.cfg.cipher_suite.to_string()));
+                    o.insert("ckn".into(), json!(principal.map(|k| k.ckn.to_string())));
+                    let peers = principal.map_or(0, |k| k.participant.status().live_peers.len());
+                    o.insert("livePeers".into(), json!(peers));
+                    o.insert("txNextPn".into(), json!(c.tx_next_pn));
+                    o.insert("rxNextPn".into(), json!(c.rx_next_pn));
+                    o.insert("lastRekey".into(), json!(c.last_rekey.map(iso8601)));
+                    let parts: Vec<_> = c.keys.iter().map(|k| k.participant.status()).collect();
+                    o.insert("participants".into(), json!(parts));
+                }
+                v
+            })
             .collect();
         json!({"dataplaneConnected": self.dp.is_some(), "connections": conns})
     }
