@@ -71,8 +71,12 @@ check "host A pings host B through MACsec" ip netns exec "$(lab_ns hA)" ping -c 
 
 step "traffic: iperf3 ${IPERF_SECS}s; during it a SAK rekey and a CAK rotation; capturing the wire"
 ip netns exec "$(lab_ns dA)" tcpdump -i a_wire -U -w "$LAB_DIR/wire.pcap" 2>/dev/null & CAP=$!; LAB_PIDS+=($CAP); sleep 1
-ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1; sleep 0.5
+# The iperf3 server is one of our pids (not a daemon), so lab_down stops it on any exit.
+ip netns exec "$(lab_ns hB)" iperf3 -s -1 -p 5201 >/dev/null 2>&1 & LAB_PIDS+=($!); sleep 0.5
+WIRE_BYTES0_A=$(metric macsec_port_tx_bytes_total A 'port="wire"'); WIRE_BYTES0_B=$(metric macsec_port_tx_bytes_total B 'port="wire"')
+T_IPERF=$(date +%s.%N)
 ip netns exec "$(lab_ns hA)" iperf3 -c 10.77.0.2 -p 5201 -t "$IPERF_SECS" -b 1G -J > "$LAB_DIR/iperf.json" & IPERF=$!
+LAB_PIDS+=($IPERF)
 sleep 1
 echo "    SAK rekey: macsecctl rekey --connection-id dxcon-laba"
 lab_ctl A rekey --connection-id dxcon-laba | jq -c .
@@ -90,6 +94,10 @@ lab_ctl A disassociate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" | jq
 lab_ctl B disassociate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN1" | jq -c .
 echo "    rotation done at $(( $(date +%s) - T0 ))s; iperf3 goes on with the new key"
 wait "$IPERF" || true
+sleep 1.2 # counters are exported on the drain tick
+IPERF_WALL=$(awk -v a="$(date +%s.%N)" -v b="$T_IPERF" 'BEGIN { print a - b - 1.2 }')
+wire_gbps() { awk -v n="$(metric macsec_port_tx_bytes_total "$1" 'port="wire"')" -v b="$2" -v t="$IPERF_WALL" 'BEGIN { printf "%.2f", (n - b) * 8 / t / 1e9 }'; }
+WIRE_GBPS_A=$(wire_gbps A "$WIRE_BYTES0_A"); WIRE_GBPS_B=$(wire_gbps B "$WIRE_BYTES0_B")
 # A few frames at a low rate with the new key (tcpdump drops part of the capture at full rate).
 ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1 || true
 sleep 0.5; kill -INT "$CAP" 2>/dev/null || true; wait "$CAP" 2>/dev/null || true
@@ -122,15 +130,23 @@ REKEYS=$(metric macsec_rekeys_total A 'reason="control"')
 check "Tx SAs switched by appliance A: $REKEYS (session start, rekey, CAK rotation)" test "$REKEYS" -ge 3
 
 step "status"
-printf '    %-10s %-15s %-16s %-18s %-4s %-4s %-12s %s\n' appliance encryption "cipher suite" "key server" AN KN "tx next PN" metrics
+row() { printf '    %-9s %-15s %-16s %-22s %-6s %-12s %-12s %-9s %s\n' "$@"; }
+row appliance encryption "cipher suite" "key server" AN/KN "tx next PN" "rx next PN" "wire Gb/s" metrics
 for s in A B; do
     d=$(lab_ctl $s describe-connections); st=$(lab_status $s)
-    printf '    %-10s %-15s %-16s %-18s %-4s %-4s %-12s %s\n' "$s" "$(jq -r '.connections[0].portEncryptionStatus' <<<"$d")" \
-        "$(jq -r '.connections[0].cipherSuite' <<<"$d")" "$(jq -r '.connections[0].keyServerSci + (if .connections[0].keyServer then " (us)" else "" end)' <<<"$d")" \
-        "$(jq -r '.connections[0].an' <<<"$d")" "$(jq -r '.connections[0].kn' <<<"$d")" "$(jq -r '.secys[0].tx_sa.next_pn' <<<"$st")" \
-        "http://127.0.0.1:9464/metrics (netns $(lab_ns d$s))"
+    gbps=$([ $s = A ] && echo "$WIRE_GBPS_A" || echo "$WIRE_GBPS_B")
+    enc=$(jq -r '.connections[0].portEncryptionStatus' <<<"$d"); suite=$(jq -r '.connections[0].cipherSuite' <<<"$d")
+    ks=$(jq -r '.connections[0].keyServerSci + (if .connections[0].keyServer then " (us)" else "" end)' <<<"$d")
+    ankn=$(jq -r '"\(.connections[0].an)/\(.connections[0].kn)"' <<<"$d")
+    txpn=$(jq -r '.secys[0].tx_sa.next_pn' <<<"$st")
+    rxpn=$(jq -r '[.secys[0].rx_scs[].sas[] | select(.installed) | .next_pn] | max' <<<"$st")
+    row "$s" "$enc" "$suite" "$ks" "$ankn" "$txpn" "$rxpn" "$gbps" "http://127.0.0.1:9464/metrics (netns $(lab_ns d$s))"
+    check "appliance $s status: Encryption Up, $SUITE, a key server, AN/KN and PNs set" \
+        eval '[ "$enc" = "Encryption Up" ] && [ "$suite" = "$SUITE" ] && [ -n "${ks// /}" ] && [[ "$ankn" =~ ^[0-3]/[0-9]+$ ]] && [ "$txpn" -gt 1 ] && [ "$rxpn" -gt 1 ]'
 done
-echo "    throughput: ${GBPS} Gbit/s (iperf3 paced at 1 Gbit/s; two busy-polling dataplanes share this machine's CPUs)"
+echo "    iperf3: ${GBPS} Gbit/s host to host (paced at 1 Gbit/s; two busy-polling dataplanes share this machine's CPUs)"
 echo
+echo "    macsecctl status on appliance A:"
+lab_ctl A status --table | sed 's/^/      /' || true
 echo "    a few metrics of appliance A:"
 lab_metrics A | grep -E '^macsec_(encryption_up|tx_sa_next_pn|tx_sa_pn_exhaustion_ratio|rekeys_total|port_tx_packets_total)' | sed 's/^/      /' | head -8
