@@ -35,6 +35,11 @@ if [ ${#BIND[@]} -gt 0 ]; then
 fi
 
 install -d -m 0700 /etc/macsec /var/lib/macsec /run/macsec
+# The key store's master key (seals the CAKs at rest): made once, never overwritten.
+if [ ! -s /etc/macsec/master.key ]; then
+    (umask 077; od -An -tx1 -N32 /dev/urandom | tr -d ' \n' > /etc/macsec/master.key)
+    echo "host-setup: created /etc/macsec/master.key (0600); back it up with the key store"
+fi
 cat <<'ADVICE'
 host-setup: CPU isolation (not changed by this script; needs a reboot):
   - put the worker CPUs of eal.lcores on the kernel command line:
