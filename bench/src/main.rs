@@ -13,6 +13,7 @@ mod clock;
 mod crypto;
 mod dataplane;
 mod report;
+mod scaling;
 mod secy;
 mod sizes;
 
@@ -71,6 +72,7 @@ struct Output {
     crypto_ratios: Vec<report::Ratio>,
     secy: Vec<secy::SecyResult>,
     dataplane: Vec<dataplane::SetupResult>,
+    scaling: Option<scaling::Scaling>,
 }
 
 fn main() {
@@ -113,6 +115,7 @@ fn main() {
         crypto_ratios: Vec::new(),
         secy: Vec::new(),
         dataplane: Vec::new(),
+        scaling: None,
     };
     let o = crypto::Options {
         sizes: if args.quick {
@@ -126,12 +129,16 @@ fn main() {
         core_hz,
     };
     if args.parts.iter().any(|p| p == "crypto") {
-        let mut contenders: Vec<Box<dyn Contender>> = vec![
+        let mut contenders: Vec<Box<dyn Contender>> = Vec::new();
+        for o in crypto::ours::Ours::all() {
+            contenders.push(Box::new(o));
+        }
+        contenders.extend::<[Box<dyn Contender>; 4]>([
             Box::new(crypto::libs::SecyBackend),
             Box::new(crypto::libs::RingAead),
             Box::new(crypto::libs::AwsLc),
             Box::new(crypto::libs::RustCrypto),
-        ];
+        ]);
         if let Some(d) = ipsec {
             contenders.push(Box::new(d));
         }
@@ -150,6 +157,13 @@ fn main() {
         };
         out.dataplane = dataplane::run(&dataplane::setups(), &o);
     }
+    if args.parts.iter().any(|p| p == "scaling") {
+        if out.dataplane.is_empty() && out.secy.is_empty() {
+            out.notes.push("scaling: needs the dataplane and/or secy parts in the same run".into());
+        } else {
+            out.scaling = Some(scaling::compute(&out.dataplane, &out.secy));
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&out) {
             Ok(j) => println!("{j}"),
@@ -161,12 +175,24 @@ fn main() {
 }
 
 fn run_secy(args: &Args, crypto: &crypto::Options) -> Vec<secy::SecyResult> {
+    use macsec_dataplane::gcm::{Engine, EngineBackend};
     use macsec_dataplane::secy::{CipherSuite, RingBackend};
-    let backends = vec![secy::Backend {
+    // The engine's best path against the same path raw (32 frames per call), and the ring
+    // backend against ring raw (one frame per call).
+    let best = crypto::ours::Ours::all().pop();
+    let mut backends = Vec::new();
+    if let Some(o) = best {
+        backends.push(secy::Backend {
+            name: format!("EngineBackend ({})", o.path().name()),
+            backend: std::sync::Arc::new(EngineBackend::new(Engine::best())),
+            raw: Box::new(o),
+        });
+    }
+    backends.push(secy::Backend {
         name: "secy::RingBackend".into(),
         backend: std::sync::Arc::new(RingBackend),
         raw: Box::new(crypto::libs::SecyBackend),
-    }];
+    });
     let o = secy::SecyOptions {
         suites: if args.quick {
             vec![CipherSuite::GcmAes256]
@@ -206,5 +232,8 @@ fn print_human(o: &Output) {
     }
     if !o.dataplane.is_empty() {
         print!("{}", report::dataplane_table(&o.dataplane));
+    }
+    if let Some(s) = &o.scaling {
+        print!("{}", report::scaling_table(s));
     }
 }

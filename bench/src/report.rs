@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use crate::crypto::{CryptoResult, REFERENCES};
 use crate::dataplane::SetupResult;
+use crate::scaling::Scaling;
 use crate::secy::SecyResult;
 
 /// The machine and build a run was made on.
@@ -56,7 +57,8 @@ pub struct Ratio {
 /// Our rows (or, before our engine exists, the SecY backend) against the best reference.
 pub fn crypto_ratios(rows: &[CryptoResult]) -> Vec<Ratio> {
     let mut out = Vec::new();
-    for r in rows.iter().filter(|r| r.ours || r.implementation == "secy::RingBackend") {
+    let any_ours = rows.iter().any(|r| r.ours);
+    for r in rows.iter().filter(|r| r.ours || (!any_ours && r.implementation == "secy::RingBackend")) {
         let same = |o: &&CryptoResult| o.direction == r.direction && o.key_bits == r.key_bits && o.size == r.size;
         let best = rows
             .iter()
@@ -209,6 +211,40 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
                 if p.phase == "rekey" { format!("{:?}", p.per_an) } else { String::new() },
             );
         }
+    }
+    s
+}
+
+pub fn scaling_table(sc: &Scaling) -> String {
+    let mut s = String::from(
+        "\nscaling: worker cores per direction for line rate (wire side, + 32 B MACsec + 20 B preamble/IFG)\n",
+    );
+    let _ = writeln!(
+        s,
+        "{:<44} {:<8} {:>5} | {:>9} | {:>9} {:>6} | {:>9} {:>6}",
+        "per-core source", "dir", "size", "Mpps/core", "100G Mpps", "cores", "400G Mpps", "cores"
+    );
+    for c in &sc.cores {
+        let _ = writeln!(
+            s,
+            "{:<44} {:<8} {:>5} | {:>9.2} | {:>9.2} {:>6} | {:>9.2} {:>6}",
+            truncate(&c.source, 44),
+            c.direction,
+            c.size,
+            c.per_core_mpps,
+            c.line_mpps_100g,
+            c.cores_100g,
+            c.line_mpps_400g,
+            c.cores_400g
+        );
+    }
+    let _ = writeln!(s, "\none SA, 1 vs 2 worker lcores (the 2nd shares CPU 0 with the generator on this 2-CPU VM)");
+    for u in &sc.speedup {
+        let _ = writeln!(
+            s,
+            "{:<8} {:>5} B: {:6.2} Mpps with 1 worker, {:6.2} with 2 = {:4.2}x",
+            u.direction, u.size, u.one_worker_mpps, u.two_workers_mpps, u.speedup
+        );
     }
     s
 }

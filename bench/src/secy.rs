@@ -20,9 +20,9 @@ use macsec_dataplane::secy::{
     An, CipherSuite, FrameBuf, GcmBackend, NoRoom, Pn, SaParams, Sak, Salt, Sci, SecyConfig, Ssci,
 };
 
-use crate::clock::Rate;
+use crate::clock::{timed, Rate};
 use crate::crypto::work::{Direction, Work, XorShift};
-use crate::crypto::{measure_point, Contender, Options};
+use crate::crypto::{Contender, Options, Runner};
 use crate::sizes::{Size, BATCH};
 
 const HEADROOM: usize = 128;
@@ -213,53 +213,73 @@ pub fn run(backends: &[Backend], o: &SecyOptions<'_>) -> Vec<SecyResult> {
 
 fn measure(b: &Backend, suite: CipherSuite, size: Size, o: &SecyOptions<'_>) -> Vec<SecyResult> {
     let plain = frames(size, 0xf00d);
-    let mut results = Vec::new();
-    let mut samples = (Vec::new(), Vec::new());
-    let mut error = None;
-    match pair(suite, &b.backend) {
-        Err(e) => error = Some(e),
-        Ok(mut p) => {
-            let mut bufs: Vec<MbufLike> = plain.iter().map(|f| MbufLike::new(f)).collect();
-            if let Err(e) = run_pair(&mut p, &mut bufs, Duration::ZERO) {
-                error = Some(e);
-            } else if bufs.iter().zip(&plain).any(|(b, f)| b.bytes() != f.as_slice()) {
-                error = Some("validate did not restore the frame".into());
-            }
-            for _ in 0..o.crypto.runs {
-                if error.is_some() {
-                    break;
-                }
-                match run_pair(&mut p, &mut bufs, o.crypto.duration) {
-                    Ok(s) => {
-                        let secs = |t: u64| t as f64 / o.tsc_hz;
-                        samples.0.push(Rate::new(secs(s.protect), s.bytes, s.frames, o.crypto.core_hz));
-                        samples.1.push(Rate::new(secs(s.validate), s.bytes, s.frames, o.crypto.core_hz));
-                    }
-                    Err(e) => error = Some(e),
-                }
-            }
+    let user: Vec<usize> = plain.iter().map(|f| f.len() - 12).collect();
+    let bits = suite.key_len() * 8;
+    let works =
+        [Direction::Encrypt, Direction::Decrypt].map(|dir| Work::with_lengths(bits, dir, size.label(), &user, 0xbeef));
+    let mut raw: Vec<Result<Box<dyn Runner + '_>, String>> = works.iter().map(|w| b.raw.prepare(w)).collect();
+    // [protect, validate] of the SecY, then [encrypt, decrypt] raw, sampled in turns.
+    let mut samples: [Vec<Rate>; 4] = Default::default();
+    let mut error = raw.iter().find_map(|r| r.as_ref().err().cloned());
+    let mut p = match pair(suite, &b.backend) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    };
+    let mut bufs: Vec<MbufLike> = plain.iter().map(|f| MbufLike::new(f)).collect();
+    if let Some(p) = p.as_mut() {
+        if let Err(e) = run_pair(p, &mut bufs, Duration::ZERO) {
+            error = Some(e);
+        } else if bufs.iter().zip(&plain).any(|(b, f)| b.bytes() != f.as_slice()) {
+            error = Some("validate did not restore the frame".into());
         }
     }
-    let user: Vec<usize> = plain.iter().map(|f| f.len() - 12).collect();
-    for (stage, dir, s) in [("protect", Direction::Encrypt, &samples.0), ("validate", Direction::Decrypt, &samples.1)] {
-        let bits = suite.key_len() * 8;
-        let w = Work::with_lengths(bits, dir, size.label(), &user, 0xbeef);
-        let raw = measure_point(std::slice::from_ref(&b.raw), &w, o.crypto);
-        let raw_mpps = raw.first().map_or(f64::NAN, |r| r.rate.mpps);
-        let rate = if s.is_empty() { Rate::new(f64::NAN, 0, 0, o.crypto.core_hz) } else { Rate::median_of(s) };
-        results.push(SecyResult {
-            backend: b.name.clone(),
-            suite: suite.name().to_string(),
-            stage: stage.into(),
-            size: size.label(),
-            rate,
-            raw_implementation: b.raw.name(),
-            raw_mpps,
-            ratio_vs_raw: rate.mpps / raw_mpps,
-            error: error.clone(),
-        });
+    let secs = |t: u64| t as f64 / o.tsc_hz;
+    let hz = o.crypto.core_hz;
+    for _ in 0..o.crypto.runs {
+        let (Some(p), None) = (p.as_mut(), &error) else { break };
+        match run_pair(p, &mut bufs, o.crypto.duration) {
+            Ok(s) => {
+                samples[0].push(Rate::new(secs(s.protect), s.bytes, s.frames, hz));
+                samples[1].push(Rate::new(secs(s.validate), s.bytes, s.frames, hz));
+            }
+            Err(e) => error = Some(e),
+        }
+        for (i, (r, w)) in raw.iter_mut().zip(&works).enumerate() {
+            let Ok(r) = r else { continue };
+            let n = w.frames.len() as u64;
+            let mut failed = false;
+            let (t, by, fr) = timed(o.crypto.duration, || {
+                failed |= r.run().is_err();
+                (w.bytes(), n)
+            });
+            if failed {
+                error = Some(format!("raw {}: authentication failed", b.raw.name()));
+            }
+            samples[2 + i].push(Rate::new(t, by, fr, hz));
+        }
     }
-    results
+    let med = |s: &[Rate]| if s.is_empty() { Rate::new(f64::NAN, 0, 0, hz) } else { Rate::median_of(s) };
+    ["protect", "validate"]
+        .iter()
+        .enumerate()
+        .map(|(i, stage)| {
+            let (rate, raw) = (med(&samples[i]), med(&samples[2 + i]));
+            SecyResult {
+                backend: b.name.clone(),
+                suite: suite.name().to_string(),
+                stage: stage.to_string(),
+                size: size.label(),
+                rate,
+                raw_implementation: b.raw.name(),
+                raw_mpps: raw.mpps,
+                ratio_vs_raw: rate.mpps / raw.mpps,
+                error: error.clone(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 
 pub mod ipsec_mb;
 pub mod libs;
+pub mod ours;
 pub mod work;
 
 use std::time::Duration;
