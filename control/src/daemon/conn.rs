@@ -309,3 +309,7 @@ fn tx_request(secy: &SecyRef, c: Option<&DpCommand>) -> Option<Request> {
         sak: SecretHex::from_sak(sak),
     })
 }
+
+#[cfg(test)]
+#[path = "conn_tests.rs"]
+mod tests;

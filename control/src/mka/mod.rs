@@ -11,4 +11,6 @@ pub mod rate_limit;
 pub mod xpn;
 
 #[cfg(test)]
+mod lossy_tests;
+#[cfg(test)]
 mod tests;

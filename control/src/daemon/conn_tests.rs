@@ -1,0 +1,224 @@
+//! Two appliances' `Conn`s wired together through their participants' MKPDUs, with a fake
+//! clock and a fake dataplane per side that applies the requests as the real one would: the
+//! keychain falls back from a wrong newest CAK to the previous working one, and a CAK both sides
+//! then get becomes principal without a moment where a transmitted key has no receiver.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use macsec_dataplane::appliance::config::Config;
+
+use super::*;
+
+const SCI_A: Sci = Sci(0x0200_0000_000a_0001);
+const SCI_B: Sci = Sci(0x0200_0000_000b_0001);
+
+fn conn(sci: Sci, priority: u8) -> Conn {
+    let text = format!(
+        "[[connections]]\nid = \"dxcon-sim\"\nhost_port = \"net_null0\"\nwire_port = \"net_null1\"\n\
+         cipher_suite = \"gcm-aes-xpn-256\"\nencryption_mode = \"must_encrypt\"\nkey_source = \"control\"\n\
+         key_server_priority = {priority}\n"
+    );
+    let cfg = Config::parse(&text).unwrap_or_else(|e| panic!("test config: {e}")).connections.remove(0);
+    let secy = SecyRef { connection: cfg.id.clone(), member: 0 };
+    Conn::new(cfg, secy, sci, sci.mac())
+}
+
+fn pair(ckn: &str, cak: &str) -> (Ckn, Cak) {
+    (Ckn::from_hex(ckn).unwrap(), Cak::from_hex(cak).unwrap())
+}
+
+/// What one side's dataplane holds: SAK bytes by (peer SCI, AN) and by Tx AN, the encoding AN.
+#[derive(Default, Debug)]
+struct FakeDp {
+    rx: HashMap<(String, u8), Vec<u8>>,
+    tx: HashMap<u8, Vec<u8>>,
+    enabled: Option<u8>,
+    /// Requests the real dataplane would refuse (enable of an AN without a Tx SA).
+    refused: Vec<String>,
+    tx_switches: usize,
+}
+
+impl FakeDp {
+    fn apply(&mut self, c: &mut Conn) {
+        for r in c.out.drain(..) {
+            match r {
+                Request::InstallRxSa { peer_sci, an, sak, .. } => {
+                    self.rx.insert((peer_sci, an), sak.to_sak().unwrap().expose().to_vec());
+                }
+                Request::DeleteRxSa { peer_sci, an, .. } => {
+                    self.rx.remove(&(peer_sci, an));
+                }
+                Request::InstallTxSa { an, sak, .. } => {
+                    self.tx.insert(an, sak.to_sak().unwrap().expose().to_vec());
+                }
+                Request::EnableTxSa { an, .. } if self.tx.contains_key(&an) => {
+                    self.tx_switches += usize::from(self.enabled != Some(an));
+                    self.enabled = Some(an);
+                }
+                Request::EnableTxSa { an, .. } => self.refused.push(format!("enable AN {an} without a Tx SA")),
+                Request::DeleteTxSa { an, .. } => {
+                    self.tx.remove(&an);
+                    if self.enabled == Some(an) {
+                        self.enabled = None;
+                    }
+                }
+                Request::ClearSas { .. } => {
+                    (self.rx, self.tx, self.enabled) = (HashMap::new(), HashMap::new(), None);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// The key frames are sent with, if any.
+    fn tx_key(&self) -> Option<(u8, &Vec<u8>)> {
+        let an = self.enabled?;
+        self.tx.get(&an).map(|k| (an, k))
+    }
+}
+
+/// Both appliances and their dataplanes.
+struct Lab {
+    a: Conn,
+    b: Conn,
+    da: FakeDp,
+    db: FakeDp,
+    now: Instant,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let (a, b) = (conn(SCI_A, 16), conn(SCI_B, 32));
+        Lab { a, b, da: FakeDp::default(), db: FakeDp::default(), now: Instant::now() }
+    }
+
+    /// Whatever `tx` sends with, `rx` has an Rx SA for: no frame of ours would be dropped.
+    fn hitless(tx: &FakeDp, tx_sci: Sci, rx: &FakeDp) -> Result<(), String> {
+        let Some((an, key)) = tx.tx_key() else { return Ok(()) };
+        match rx.rx.get(&(format!("{:016x}", tx_sci.0), an)) {
+            Some(k) if k == key => Ok(()),
+            Some(_) => Err(format!("{tx_sci:?} sends on AN {an} with a key the peer's Rx SA does not hold")),
+            None => Err(format!("{tx_sci:?} sends on AN {an} and the peer has no Rx SA for it")),
+        }
+    }
+
+    /// Delivers MKPDUs both ways until quiet; after every round both dataplanes are applied and
+    /// checked.
+    fn exchange(&mut self) {
+        for _ in 0..20 {
+            let (fa, fb) = (self.a.drain_transmit(), self.b.drain_transmit());
+            if fa.is_empty() && fb.is_empty() {
+                break;
+            }
+            for f in &fa {
+                self.b.handle_mkpdu(self.now, f);
+            }
+            for f in &fb {
+                self.a.handle_mkpdu(self.now, f);
+            }
+            self.da.apply(&mut self.a);
+            self.db.apply(&mut self.b);
+            Self::hitless(&self.da, SCI_A, &self.db).unwrap();
+            Self::hitless(&self.db, SCI_B, &self.da).unwrap();
+        }
+    }
+
+    /// Runs `secs` of protocol time in 100 ms steps; `each` sees the lab after every step.
+    fn run(&mut self, secs: u64, mut each: impl FnMut(&Lab)) {
+        for _ in 0..secs * 10 {
+            self.now += Duration::from_millis(100);
+            self.a.handle_timeout(self.now);
+            self.b.handle_timeout(self.now);
+            self.da.apply(&mut self.a);
+            self.db.apply(&mut self.b);
+            self.exchange();
+            each(self);
+        }
+    }
+
+    fn add(&mut self, side_a: (Ckn, Cak), side_b: (Ckn, Cak), at: u64) {
+        self.a.add_key(side_a.0, side_a.1, at, self.now);
+        self.b.add_key(side_b.0, side_b.1, at, self.now);
+        self.a.pump();
+        self.b.pump();
+    }
+
+    /// Both send with the principal's key, each receives with what the other sends, and no
+    /// request was refused.
+    fn assert_consistent(&self, principal: &Ckn) {
+        for (c, dp, other, osci) in [(&self.a, &self.da, &self.db, SCI_B), (&self.b, &self.db, &self.da, SCI_A)] {
+            assert_eq!(c.principal.as_ref(), Some(principal), "{:?}", c.sci);
+            assert!(c.encryption_up());
+            let k = c.keys.iter().find(|k| &k.ckn == principal).unwrap();
+            assert!(k.participant.is_secured() && k.worked);
+            assert_eq!(dp.enabled, k.tx_enabled.map(|an| an.get()), "the principal's Tx SA is the encoding SA");
+            let (an, key) = dp.tx_key().expect("a Tx SA is enabled");
+            let from_peer = other.tx_key().expect("the peer sends");
+            assert_eq!(dp.rx.get(&(format!("{:016x}", osci.0), from_peer.0)), Some(from_peer.1));
+            assert_eq!(key.len(), 32, "XPN-256 SAK");
+            let _ = an;
+            assert!(dp.refused.is_empty(), "{:?}", dp.refused);
+        }
+    }
+}
+
+const CKN1: &str = "c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1c1";
+const CKN2: &str = "c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2";
+const CKN3: &str = "c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3";
+
+#[test]
+fn wrong_newest_cak_falls_back_to_the_working_key_then_a_shared_new_key_takes_over() {
+    let mut lab = Lab::new();
+    let cak1 = "11".repeat(32);
+    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
+    // Key 2 is newer, but B's CAK for that CKN differs from A's.
+    lab.add(pair(CKN2, &"22".repeat(32)), pair(CKN2, &"23".repeat(32)), 2);
+    let mut down_steps = 0;
+    lab.run(10, |l| down_steps += usize::from(l.a.encryption_up() != l.b.encryption_up()));
+    let ckn1 = Ckn::from_hex(CKN1).unwrap();
+    lab.assert_consistent(&ckn1);
+    for c in [&lab.a, &lab.b] {
+        let k2 = c.keys.iter().find(|k| k.ckn.to_string() == CKN2).unwrap();
+        assert!(!k2.worked && !k2.participant.is_secured());
+        assert!(k2.participant.status().stats.icv_failures > 0, "key 2's MKPDUs fail the ICV");
+        assert_eq!(c.keys[0].ckn.to_string(), CKN2, "key 2 is the newest, tried first");
+    }
+    // Key 2 never installed anything: only key 1's ANs are in use.
+    assert!(lab.da.rx.len() <= 2 && lab.db.rx.len() <= 2, "{:?} {:?}", lab.da.rx.keys(), lab.db.rx.keys());
+    let first_switches = (lab.da.tx_switches, lab.db.tx_switches);
+
+    // Both get the same key 3: it becomes principal, make before break (checked every round).
+    let cak3 = "33".repeat(32);
+    lab.add(pair(CKN3, &cak3), pair(CKN3, &cak3), 3);
+    let mut always_up = true;
+    lab.run(10, |l| always_up &= l.a.encryption_up() && l.b.encryption_up());
+    assert!(always_up, "encryption stayed up across the CAK switch");
+    let ckn3 = Ckn::from_hex(CKN3).unwrap();
+    lab.assert_consistent(&ckn3);
+    assert_eq!((lab.da.tx_switches, lab.db.tx_switches), (first_switches.0 + 1, first_switches.1 + 1));
+    let k1 = lab.a.keys.iter().find(|k| k.ckn == ckn1).unwrap();
+    let k3 = lab.a.keys.iter().find(|k| k.ckn == ckn3).unwrap();
+    assert_ne!(k1.tx_enabled, k3.tx_enabled, "participants of one SecY use different ANs");
+    assert!(down_steps < 20, "both sides came up together");
+}
+
+#[test]
+fn the_principal_keeps_its_sas_while_the_newest_key_never_works() {
+    // A key 2 that only one side has (the peer never answers for it): key 1 stays principal
+    // for good, through rekeys, and nothing of key 2 reaches the dataplane.
+    let mut lab = Lab::new();
+    let cak1 = "44".repeat(32);
+    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
+    lab.run(5, |_| {});
+    lab.a.add_key(Ckn::from_hex(CKN2).unwrap(), Cak::from_hex(&"55".repeat(32)).unwrap(), 2, lab.now);
+    let ckn1 = Ckn::from_hex(CKN1).unwrap();
+    for _ in 0..3 {
+        assert!(lab.a.rekey(), "the principal can be rekeyed");
+        lab.run(6, |l| assert!(l.a.encryption_up() && l.b.encryption_up()));
+        lab.assert_consistent(&ckn1);
+    }
+    let k2 = lab.a.keys.iter().find(|k| k.ckn.to_string() == CKN2).unwrap();
+    assert!(k2.rx.is_empty() && k2.tx.is_none() && !k2.worked);
+    assert!(lab.da.tx_switches >= 4, "three rekeys switched the Tx SA: {}", lab.da.tx_switches);
+}
