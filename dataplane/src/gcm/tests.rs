@@ -214,6 +214,10 @@ fn available_paths_and_names() {
         assert!(available.contains(&Path::AesNi), "{available:?}");
     }
     #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("vaes") {
+        assert!(available.contains(&Path::Vaes256), "{available:?}");
+    }
+    #[cfg(target_arch = "x86_64")]
     if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("vaes") {
         assert!(available.contains(&Path::Vaes512), "{available:?}");
     }

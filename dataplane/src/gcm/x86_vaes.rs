@@ -1,20 +1,361 @@
-//! Placeholder until the VAES path lands.
+//! The VAES + VPCLMULQDQ path on 256-bit registers (AVX2): two blocks per register. The same
+//! design as `x86_vaes512` at half the width; partial blocks go through a zeroed stack buffer
+//! (AVX2 has no byte-masked loads).
+//!
+//! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
+//! two to a register; CTR runs over the whole burst eight registers (16 blocks) at a time across
+//! frame boundaries; GHASH absorbs two blocks per carry-less multiply with the aggregated powers
+//! `H^32..H^1`, one reduction per 32 blocks.
+//!
+//! Every function with intrinsics is `#[target_feature]`; the only entry points are
+//! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
+//! detection of the features.
 
-use super::{OpenJob, SealJob};
+// The VAES intrinsics are stable since Rust 1.89, above the workspace MSRV (1.80); the
+// toolchain here is 1.95. Remove once the workspace `rust-version` is raised to 1.89.
+#![allow(clippy::incompatible_msrv)]
 
+use core::arch::x86_64::*;
+
+use super::key::{GcmKeySchedule, MAX_POWERS};
+use super::{ghash, portable, OpenJob, SealJob};
+
+/// Proof that this CPU has AVX2, VAES, VPCLMULQDQ, AES-NI and PCLMULQDQ.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Cpu(());
 
 impl Cpu {
     pub(super) fn detect() -> Option<Cpu> {
-        None
+        let ok = is_x86_feature_detected!("vaes")
+            && is_x86_feature_detected!("vpclmulqdq")
+            && is_x86_feature_detected!("aes")
+            && is_x86_feature_detected!("pclmulqdq")
+            && is_x86_feature_detected!("avx2");
+        ok.then_some(Cpu(()))
     }
 }
 
+/// Jobs per `J0` pass: the burst size the engine is built for.
+const BURST: usize = 64;
+
 pub(super) fn seal_batch(_cpu: Cpu, jobs: &mut [SealJob<'_>]) {
-    super::portable::seal_batch(jobs)
+    for chunk in jobs.chunks_mut(BURST) {
+        // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `seal_chunk` enables.
+        unsafe { seal_chunk(chunk) }
+    }
 }
 
 pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
-    super::portable::open_batch(jobs)
+    for chunk in jobs.chunks_mut(BURST) {
+        // SAFETY: as in `seal_batch`.
+        unsafe { open_chunk(chunk) }
+    }
+}
+
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn seal_chunk(jobs: &mut [SealJob<'_>]) {
+    let mut masks = [[0u8; 16]; BURST];
+    j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
+    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+    for (job, mask) in jobs.iter_mut().zip(&masks) {
+        job.tag = tag(job.key, job.aad, job.data, load128(mask));
+    }
+}
+
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn open_chunk(jobs: &mut [OpenJob<'_>]) {
+    let mut masks = [[0u8; 16]; BURST];
+    j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
+    for (job, mask) in jobs.iter_mut().zip(&masks) {
+        let expected = tag(job.key, job.aad, job.data, load128(mask));
+        job.ok = super::tags_equal(&expected, &job.tag);
+    }
+    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+}
+
+/// Registers in flight per AES batch: enough independent chains to cover VAESENC latency.
+const WAYS: usize = 8;
+
+/// `E(K, J0)` for jobs `0..n`: runs of consecutive jobs that share a key go two to a register,
+/// eight registers per batch.
+#[inline]
+#[target_feature(enable = "avx2,vaes,aes")]
+fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut [[u8; 16]; BURST]) {
+    let mut i = 0;
+    while i < n {
+        let key = job(i).0;
+        let mut run = 1;
+        while run < 2 * WAYS && i + run < n && std::ptr::eq(job(i + run).0, key) {
+            run += 1;
+        }
+        let mut blocks = [0u8; 32 * WAYS];
+        for l in 0..run {
+            blocks[16 * l..16 * l + 16].copy_from_slice(&portable::counter_block(job(i + l).1, 1));
+        }
+        let mut x = [_mm256_setzero_si256(); WAYS];
+        for (r, x) in x.iter_mut().enumerate() {
+            *x = load256(&blocks[32 * r..]);
+        }
+        let y = if key.rounds() == 14 {
+            encrypt::<14>(&round_keys::<14>(key), x)
+        } else {
+            encrypt::<10>(&round_keys::<10>(key), x)
+        };
+        for (r, y) in y.iter().enumerate() {
+            store256(&mut blocks[32 * r..], *y);
+        }
+        for l in 0..run {
+            masks[i + l].copy_from_slice(&blocks[16 * l..16 * l + 16]);
+        }
+        i += run;
+    }
+}
+
+/// One register's worth of a frame for CTR: its key, IV, index among the frame's 32-octet
+/// groups, and the up to 32 octets it covers.
+type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
+
+/// CTR over every frame of a burst (NIST SP 800-38D 7.1 step 5, from counter 2), eight
+/// registers at a time across frame boundaries, so a burst of small frames keeps as many AES
+/// chains in flight as one large frame. A batch holds consecutive groups of one key.
+#[inline]
+#[target_feature(enable = "avx2,vaes,aes")]
+fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
+    let mut groups = frames
+        .flat_map(|(key, iv, data)| data.chunks_mut(32).enumerate().map(move |(g, chunk)| (key, *iv, g, chunk)))
+        .peekable();
+    while let Some(first) = groups.next() {
+        let key = first.0;
+        let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
+        batch[0] = Some(first);
+        let mut n = 1;
+        while n < WAYS {
+            match groups.next_if(|g| std::ptr::eq(g.0, key)) {
+                Some(g) => batch[n] = Some(g),
+                None => break,
+            }
+            n += 1;
+        }
+        if key.rounds() == 14 {
+            ctr_batch::<14>(&round_keys::<14>(key), &mut batch);
+        } else {
+            ctr_batch::<10>(&round_keys::<10>(key), &mut batch);
+        }
+    }
+}
+
+/// Keystream for up to eight groups of one key, XORed into their octets.
+#[inline]
+#[target_feature(enable = "avx2,vaes,aes")]
+fn ctr_batch<const R: usize>(rk: &[__m256i; 15], batch: &mut [Option<Group<'_>>; WAYS]) {
+    let swap = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+    let mut x = [_mm256_setzero_si256(); WAYS];
+    for (x, g) in x.iter_mut().zip(batch.iter()) {
+        if let Some((_, iv, index, _)) = g {
+            // Lane l of group g holds counter 2 + 2g + l, little-endian in dword 3 until swapped.
+            let iv = _mm256_broadcastsi128_si256(load128(&portable::counter_block(iv, 0)));
+            let c = (2 + 2 * index) as i32;
+            *x = _mm256_shuffle_epi8(_mm256_add_epi32(iv, _mm256_set_epi32(c + 1, 0, 0, 0, c, 0, 0, 0)), swap);
+        }
+    }
+    let ks = encrypt::<R>(rk, x);
+    for (k, g) in ks.iter().zip(batch.iter_mut()) {
+        if let Some((_, _, _, chunk)) = g {
+            if chunk.len() == 32 {
+                let v = _mm256_xor_si256(*k, load256(chunk));
+                store256(chunk, v);
+            } else {
+                let n = chunk.len();
+                let mut pad = [0u8; 32];
+                pad[..n].copy_from_slice(chunk);
+                let v = _mm256_xor_si256(*k, load256(&pad));
+                store256(&mut pad, v);
+                chunk.copy_from_slice(&pad[..n]);
+            }
+        }
+    }
+}
+
+/// Keeps the eight chains interleaved round by round: LLVM would otherwise schedule each block's
+/// fifteen rounds back to back and leave the out-of-order window to find the parallelism.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn interleave(x: &mut [__m256i; WAYS]) {
+    // SAFETY: an empty `asm!` block: it emits no instruction, reads and writes no memory and
+    // leaves every register as it was; the `inout` operands only make each value pass through it.
+    unsafe {
+        core::arch::asm!(
+            "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
+            inout(ymm_reg) x[0], inout(ymm_reg) x[1], inout(ymm_reg) x[2], inout(ymm_reg) x[3],
+            inout(ymm_reg) x[4], inout(ymm_reg) x[5], inout(ymm_reg) x[6], inout(ymm_reg) x[7],
+            options(pure, nomem, nostack, preserves_flags),
+        );
+    }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn load128(b: &[u8; 16]) -> __m128i {
+    // SAFETY: `b` is 16 readable octets; `loadu` has no alignment requirement.
+    unsafe { _mm_loadu_si128(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "sse2")]
+fn store128(v: __m128i) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // SAFETY: `b` is 16 writable octets.
+    unsafe { _mm_storeu_si128(b.as_mut_ptr().cast(), v) };
+    b
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load256(b: &[u8]) -> __m256i {
+    assert!(b.len() >= 32);
+    // SAFETY: the assert gives 32 readable octets; `loadu` has no alignment requirement.
+    unsafe { _mm256_loadu_si256(b.as_ptr().cast()) }
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store256(b: &mut [u8], v: __m256i) {
+    assert!(b.len() >= 32);
+    // SAFETY: the assert gives 32 writable octets.
+    unsafe { _mm256_storeu_si256(b.as_mut_ptr().cast(), v) }
+}
+
+/// The round keys, each broadcast to both lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn round_keys<const R: usize>(key: &GcmKeySchedule) -> [__m256i; 15] {
+    let mut rk = [_mm256_setzero_si256(); 15];
+    for (r, k) in rk.iter_mut().zip(key.round_keys()).take(R + 1) {
+        *r = _mm256_broadcastsi128_si256(load128(k));
+    }
+    rk
+}
+
+#[inline]
+#[target_feature(enable = "avx2,vaes")]
+fn encrypt<const R: usize>(rk: &[__m256i; 15], mut b: [__m256i; WAYS]) -> [__m256i; WAYS] {
+    for x in b.iter_mut() {
+        *x = _mm256_xor_si256(*x, rk[0]);
+    }
+    for k in &rk[1..R] {
+        interleave(&mut b);
+        for x in b.iter_mut() {
+            *x = _mm256_aesenc_epi128(*x, *k);
+        }
+    }
+    interleave(&mut b);
+    for x in b.iter_mut() {
+        *x = _mm256_aesenclast_epi128(*x, rk[R]);
+    }
+    b
+}
+
+/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
+#[inline]
+#[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
+fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
+    let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
+    let mut g = Ghash::new(key, total);
+    g.segment(aad);
+    g.segment(ct);
+    g.segment(&ghash::lengths_block(aad.len(), ct.len()));
+    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
+}
+
+/// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk (two lanes) plus the
+/// reduced value of the chunks before, folded into the first block of the next chunk.
+#[derive(Clone, Copy)]
+struct Ghash<'k> {
+    key: &'k GcmKeySchedule,
+    lo: __m256i,
+    mid: __m256i,
+    hi: __m256i,
+    acc: __m128i,
+    /// Power of H for the next block (counts down to 1 within a chunk).
+    p: usize,
+    /// Blocks still to come, including the next one.
+    rem: usize,
+}
+
+impl<'k> Ghash<'k> {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(key: &'k GcmKeySchedule, total: usize) -> Self {
+        let z = _mm256_setzero_si256();
+        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: total.min(MAX_POWERS), rem: total }
+    }
+
+    /// Absorbs `bytes`, zero-padded to whole blocks, up to two blocks per step.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
+    fn segment(&mut self, bytes: &[u8]) {
+        // Work on a local copy so the sums stay in registers across the loop.
+        let mut g = Ghash { ..*self };
+        let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+        let mut off = 0;
+        while off < bytes.len() {
+            let n = (bytes.len() - off).min(32).min(16 * g.p);
+            let x = if n == 32 {
+                load256(&bytes[off..])
+            } else {
+                let mut pad = [0u8; 32];
+                pad[..n].copy_from_slice(&bytes[off..off + n]);
+                load256(&pad)
+            };
+            g.group(_mm256_shuffle_epi8(x, rev), n.div_ceil(16));
+            off += n;
+        }
+        *self = g;
+    }
+
+    /// Absorbs `blocks` (1..=2, at most `p`) byte-reversed blocks, unused lanes zero.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
+    fn group(&mut self, x: __m256i, blocks: usize) {
+        let x = _mm256_xor_si256(x, _mm256_zextsi128_si256(self.acc));
+        self.acc = _mm_setzero_si128();
+        let row = MAX_POWERS - self.p;
+        let h = load256(self.key.htab()[row..row + 2].as_flattened());
+        let k = load256(self.key.hkar()[row..row + 2].as_flattened());
+        self.lo = _mm256_xor_si256(self.lo, _mm256_clmulepi64_epi128(x, h, 0x00));
+        self.hi = _mm256_xor_si256(self.hi, _mm256_clmulepi64_epi128(x, h, 0x11));
+        let xm = _mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e));
+        self.mid = _mm256_xor_si256(self.mid, _mm256_clmulepi64_epi128(xm, k, 0x00));
+        self.p -= blocks;
+        self.rem -= blocks;
+        if self.p == 0 {
+            self.acc = reduce(self.lo, self.mid, self.hi);
+            let z = _mm256_setzero_si256();
+            (self.lo, self.mid, self.hi) = (z, z, z);
+            self.p = self.rem.min(MAX_POWERS);
+        }
+    }
+}
+
+/// Karatsuba recombination, sum of the two lanes, Montgomery reduction (`ghash::reduce`).
+#[inline]
+#[target_feature(enable = "avx2,pclmulqdq")]
+fn reduce(lo: __m256i, mid: __m256i, hi: __m256i) -> __m128i {
+    let mid = _mm256_xor_si256(mid, _mm256_xor_si256(lo, hi));
+    let lo = fold_lanes(_mm256_xor_si256(lo, _mm256_bslli_epi128(mid, 8)));
+    let hi = fold_lanes(_mm256_xor_si256(hi, _mm256_bsrli_epi128(mid, 8)));
+    let poly = _mm_set_epi64x(ghash::POLY_HI as i64, 1);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    let t = _mm_clmulepi64_si128(lo, poly, 0x10);
+    let lo = _mm_xor_si128(_mm_shuffle_epi32(lo, 0x4e), t);
+    _mm_xor_si128(hi, lo)
+}
+
+/// XOR of the two 128-bit lanes.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn fold_lanes(v: __m256i) -> __m128i {
+    _mm_xor_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1))
 }

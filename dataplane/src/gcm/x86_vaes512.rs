@@ -1,9 +1,9 @@
 //! The VAES + VPCLMULQDQ path on 512-bit registers (AVX-512 F/BW/VL): four blocks per register.
 //!
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
-//! four to a register; then per job CTR runs eight registers (32 blocks) at a time with the round
-//! keys held in registers, and GHASH absorbs four blocks per carry-less multiply with the
-//! aggregated powers `H^32..H^1`, one reduction per 32 blocks. Partial blocks and frame tails use
+//! four to a register; CTR runs over the whole burst eight registers (32 blocks) at a time across
+//! frame boundaries, round keys in registers; GHASH absorbs four blocks per carry-less multiply
+//! with the aggregated powers `H^32..H^1`, one reduction per 32 blocks. Partial blocks and frame tails use
 //! AVX-512BW byte-masked loads and stores, which never touch the octets outside the mask.
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
@@ -58,14 +58,9 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
     let mut masks = [[0u8; 16]; BURST];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
+    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
     for (job, mask) in jobs.iter_mut().zip(&masks) {
-        let mask = load128(mask);
-        if job.key.rounds() == 14 {
-            ctr::<14>(&round_keys::<14>(job.key), &job.iv, job.data);
-        } else {
-            ctr::<10>(&round_keys::<10>(job.key), &job.iv, job.data);
-        }
-        job.tag = tag(job.key, job.aad, job.data, mask);
+        job.tag = tag(job.key, job.aad, job.data, load128(mask));
     }
 }
 
@@ -76,40 +71,125 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
     for (job, mask) in jobs.iter_mut().zip(&masks) {
         let expected = tag(job.key, job.aad, job.data, load128(mask));
         job.ok = super::tags_equal(&expected, &job.tag);
-        if job.key.rounds() == 14 {
-            ctr::<14>(&round_keys::<14>(job.key), &job.iv, job.data);
-        } else {
-            ctr::<10>(&round_keys::<10>(job.key), &job.iv, job.data);
-        }
     }
+    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
 }
 
-/// `E(K, J0)` for jobs `0..n`, four per register where consecutive jobs share a key.
+/// Registers in flight per AES batch: enough independent chains to cover VAESENC latency.
+const WAYS: usize = 8;
+
+/// `E(K, J0)` for jobs `0..n`: runs of consecutive jobs that share a key go four to a register,
+/// eight registers per batch.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
 fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut [[u8; 16]; BURST]) {
     let mut i = 0;
     while i < n {
         let key = job(i).0;
-        let mut lanes = 1;
-        while lanes < 4 && i + lanes < n && std::ptr::eq(job(i + lanes).0, key) {
-            lanes += 1;
+        let mut run = 1;
+        while run < 4 * WAYS && i + run < n && std::ptr::eq(job(i + run).0, key) {
+            run += 1;
         }
-        let mut blocks = [0u8; 64];
-        for l in 0..lanes {
+        let mut blocks = [0u8; 64 * WAYS];
+        for l in 0..run {
             blocks[16 * l..16 * l + 16].copy_from_slice(&portable::counter_block(job(i + l).1, 1));
         }
-        let x = load512(&blocks);
+        let mut x = [_mm512_setzero_si512(); WAYS];
+        for (r, x) in x.iter_mut().enumerate() {
+            *x = load512(&blocks[64 * r..]);
+        }
         let y = if key.rounds() == 14 {
-            encrypt::<14, 1>(&round_keys::<14>(key), [x])[0]
+            encrypt::<14>(&round_keys::<14>(key), x)
         } else {
-            encrypt::<10, 1>(&round_keys::<10>(key), [x])[0]
+            encrypt::<10>(&round_keys::<10>(key), x)
         };
-        store512(&mut blocks, y);
-        for l in 0..lanes {
+        for (r, y) in y.iter().enumerate() {
+            store512(&mut blocks[64 * r..], *y);
+        }
+        for l in 0..run {
             masks[i + l].copy_from_slice(&blocks[16 * l..16 * l + 16]);
         }
-        i += lanes;
+        i += run;
+    }
+}
+
+/// One register's worth of a frame for CTR: its key, IV, index among the frame's 64-octet
+/// groups, and the up to 64 octets it covers.
+type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
+
+/// CTR over every frame of a burst (NIST SP 800-38D 7.1 step 5, from counter 2), eight
+/// registers at a time across frame boundaries, so a burst of small frames keeps as many AES
+/// chains in flight as one large frame. A batch holds consecutive groups of one key.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
+fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
+    let mut groups = frames
+        .flat_map(|(key, iv, data)| data.chunks_mut(64).enumerate().map(move |(g, chunk)| (key, *iv, g, chunk)))
+        .peekable();
+    while let Some(first) = groups.next() {
+        let key = first.0;
+        let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
+        batch[0] = Some(first);
+        let mut n = 1;
+        while n < WAYS {
+            match groups.next_if(|g| std::ptr::eq(g.0, key)) {
+                Some(g) => batch[n] = Some(g),
+                None => break,
+            }
+            n += 1;
+        }
+        if key.rounds() == 14 {
+            ctr_batch::<14>(&round_keys::<14>(key), &mut batch);
+        } else {
+            ctr_batch::<10>(&round_keys::<10>(key), &mut batch);
+        }
+    }
+}
+
+/// Keystream for up to eight groups of one key, XORed into their octets.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
+fn ctr_batch<const R: usize>(rk: &[__m512i; 15], batch: &mut [Option<Group<'_>>; WAYS]) {
+    let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+    let lanes = _mm512_set_epi32(3, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0);
+    let mut x = [_mm512_setzero_si512(); WAYS];
+    for (x, g) in x.iter_mut().zip(batch.iter()) {
+        if let Some((_, iv, index, _)) = g {
+            // Lane l of group g holds counter 2 + 4g + l, little-endian in dword 3 until swapped.
+            let iv = _mm512_broadcast_i32x4(load128(&portable::counter_block(iv, 0)));
+            let first = _mm512_maskz_set1_epi32(0x8888, (2 + 4 * index) as i32);
+            *x = _mm512_shuffle_epi8(_mm512_add_epi32(iv, _mm512_add_epi32(first, lanes)), swap);
+        }
+    }
+    let ks = encrypt::<R>(rk, x);
+    for (k, g) in ks.iter().zip(batch.iter_mut()) {
+        if let Some((_, _, _, chunk)) = g {
+            let n = chunk.len();
+            if n == 64 {
+                let v = _mm512_xor_si512(*k, load512(chunk));
+                store512(chunk, v);
+            } else {
+                let v = _mm512_xor_si512(*k, load_partial(chunk, 0, n));
+                store_partial(chunk, 0, n, v);
+            }
+        }
+    }
+}
+
+/// Keeps the eight chains interleaved round by round: LLVM would otherwise schedule each block's
+/// fifteen rounds back to back and leave the out-of-order window to find the parallelism.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn interleave(x: &mut [__m512i; WAYS]) {
+    // SAFETY: an empty `asm!` block: it emits no instruction, reads and writes no memory and
+    // leaves every register as it was; the `inout` operands only make each value pass through it.
+    unsafe {
+        core::arch::asm!(
+            "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
+            inout(zmm_reg) x[0], inout(zmm_reg) x[1], inout(zmm_reg) x[2], inout(zmm_reg) x[3],
+            inout(zmm_reg) x[4], inout(zmm_reg) x[5], inout(zmm_reg) x[6], inout(zmm_reg) x[7],
+            options(pure, nomem, nostack, preserves_flags),
+        );
     }
 }
 
@@ -188,54 +268,21 @@ fn round_keys<const R: usize>(key: &GcmKeySchedule) -> [__m512i; 15] {
 
 #[inline]
 #[target_feature(enable = "avx512f,vaes")]
-fn encrypt<const R: usize, const N: usize>(rk: &[__m512i; 15], mut b: [__m512i; N]) -> [__m512i; N] {
+fn encrypt<const R: usize>(rk: &[__m512i; 15], mut b: [__m512i; WAYS]) -> [__m512i; WAYS] {
     for x in b.iter_mut() {
         *x = _mm512_xor_si512(*x, rk[0]);
     }
     for k in &rk[1..R] {
+        interleave(&mut b);
         for x in b.iter_mut() {
             *x = _mm512_aesenc_epi128(*x, *k);
         }
     }
+    interleave(&mut b);
     for x in b.iter_mut() {
         *x = _mm512_aesenclast_epi128(*x, rk[R]);
     }
     b
-}
-
-/// CTR from counter 2 (NIST SP 800-38D 7.1 step 5). Each lane keeps its counter little-endian in
-/// dword 3 and is byte-swapped into place per block (`inc32` wraps mod 2^32 like the spec).
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes")]
-fn ctr<const R: usize>(rk: &[__m512i; 15], iv: &[u8; 12], data: &mut [u8]) {
-    let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
-    let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
-    let base = _mm512_broadcast_i32x4(load128(&portable::counter_block(iv, 0)));
-    let mut c = _mm512_add_epi32(base, _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
-    let mut off = 0;
-    while data.len() - off >= 512 {
-        let mut b = [_mm512_setzero_si512(); 8];
-        for x in b.iter_mut() {
-            *x = _mm512_shuffle_epi8(c, swap);
-            c = _mm512_add_epi32(c, four);
-        }
-        let ks = encrypt::<R, 8>(rk, b);
-        let chunk = &mut data[off..off + 512];
-        for (i, k) in ks.iter().enumerate() {
-            let at = &mut chunk[64 * i..64 * i + 64];
-            let v = _mm512_xor_si512(*k, load512(at));
-            store512(at, v);
-        }
-        off += 512;
-    }
-    while off < data.len() {
-        let n = (data.len() - off).min(64);
-        let [ks] = encrypt::<R, 1>(rk, [_mm512_shuffle_epi8(c, swap)]);
-        c = _mm512_add_epi32(c, four);
-        let v = _mm512_xor_si512(ks, load_partial(data, off, n));
-        store_partial(data, off, n, v);
-        off += n;
-    }
 }
 
 /// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
@@ -253,6 +300,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
 
 /// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk (four lanes) plus the
 /// reduced value of the chunks before, folded into the first block of the next chunk.
+#[derive(Clone, Copy)]
 struct Ghash<'k> {
     key: &'k GcmKeySchedule,
     lo: __m512i,
@@ -277,14 +325,17 @@ impl<'k> Ghash<'k> {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
     fn segment(&mut self, bytes: &[u8]) {
+        // Work on a local copy so the sums stay in registers across the loop.
+        let mut g = Ghash { ..*self };
         let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
         let mut off = 0;
         while off < bytes.len() {
-            let n = (bytes.len() - off).min(64).min(16 * self.p);
+            let n = (bytes.len() - off).min(64).min(16 * g.p);
             let x = if n == 64 { load512(&bytes[off..]) } else { load_partial(bytes, off, n) };
-            self.group(_mm512_shuffle_epi8(x, rev), n.div_ceil(16));
+            g.group(_mm512_shuffle_epi8(x, rev), n.div_ceil(16));
             off += n;
         }
+        *self = g;
     }
 
     /// Absorbs `blocks` (1..=4, at most `p`) byte-reversed blocks, unused lanes zero.
