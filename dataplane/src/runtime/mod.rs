@@ -17,7 +17,8 @@ use crate::appliance::lag::LagState;
 use crate::appliance::pipeline::{ReplayState, SecyContext, SecyWorker};
 use crate::appliance::sa_manager::SaManager;
 use crate::dpdk::{tsc, tsc_hz, DpdkError, Eal, Lcore, Mempool, Port, Ring};
-use crate::secy::{RingBackend, Sci, SecyConfig};
+use crate::gcm::EngineBackend;
+use crate::secy::{Sci, SecyConfig};
 use lane::{Direction, Lane, RxSide, Task, TxSide};
 pub use status::snapshot;
 
@@ -235,7 +236,7 @@ fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Buil
         for (k, t) in vt.into_iter().enumerate() {
             tasks.push(Task::new(lane.clone(), t, vec![SecyWorker::new(ctx.clone(), n as usize + k)]));
         }
-        built.managers.push(SaManager::new(ctx.slot.clone(), Arc::new(RingBackend), conn.cipher_suite));
+        built.managers.push(SaManager::new(ctx.slot.clone(), Arc::new(EngineBackend::detect()), conn.cipher_suite));
         built.secys.push(Arc::new(SecyRt {
             secy: SecyRef { connection: conn.id.clone(), member: m as u16 },
             conn: conn.clone(),
