@@ -4,8 +4,10 @@
 //! 100G/400G from the measured per-core figures).
 //!
 //! ```text
-//! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N]
+//! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N] [--rt]
 //! ```
+//! `--rt` runs this process (after EAL pinned it to `--cpu`), the generator and the dataplane
+//! SCHED_FIFO, ahead of everything else on a shared machine (the kernel keeps 5% for others).
 //! The human table goes to stdout (JSON with `--json`); progress goes to stderr.
 #![forbid(unsafe_code)]
 
@@ -28,13 +30,20 @@ struct Args {
     json: bool,
     runs: usize,
     cpu: usize,
+    realtime: bool,
 }
 
 const PARTS: [&str; 4] = ["crypto", "secy", "dataplane", "scaling"];
 
 fn parse_args() -> Result<Args, String> {
-    let mut a =
-        Args { parts: PARTS.iter().map(|s| s.to_string()).collect(), quick: false, json: false, runs: 0, cpu: 0 };
+    let mut a = Args {
+        parts: PARTS.iter().map(|s| s.to_string()).collect(),
+        quick: false,
+        json: false,
+        runs: 0,
+        cpu: 0,
+        realtime: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         match arg.as_str() {
@@ -47,10 +56,11 @@ fn parse_args() -> Result<Args, String> {
             }
             "--quick" => a.quick = true,
             "--json" => a.json = true,
+            "--rt" => a.realtime = true,
             "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).ok_or("--runs needs a number ≥ 1")?,
             "--cpu" => a.cpu = it.next().and_then(|v| v.parse().ok()).ok_or("--cpu needs a CPU number")?,
             "-h" | "--help" => {
-                println!("macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N]");
+                println!("macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N] [--rt]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -104,6 +114,13 @@ fn main() {
     } else {
         None
     };
+    if args.realtime {
+        let pid = std::process::id().to_string();
+        match std::process::Command::new("chrt").args(["-f", "-a", "-p", "1", &pid]).status() {
+            Ok(s) if s.success() => notes.push("--rt: SCHED_FIFO priority 1".into()),
+            _ => notes.push("--rt: chrt failed; running SCHED_OTHER".into()),
+        }
+    }
     let core_hz = clock::core_hz();
     eprintln!("core clock ≈ {:.2} GHz", core_hz / 1e9);
     let mut out = Output {
@@ -154,6 +171,7 @@ fn main() {
             secs: if args.quick { 1.0 } else { 2.0 },
             runs: if args.quick { 1 } else { 3 },
             gen_cpu: args.cpu,
+            realtime: args.realtime,
         };
         out.dataplane = dataplane::run(&dataplane::setups(), &o);
     }

@@ -182,27 +182,53 @@ pub fn secy_table(rows: &[SecyResult]) -> String {
 pub fn dataplane_table(rows: &[SetupResult]) -> String {
     let mut s = String::from(
         "\nmacsec-dataplane over memif (generator on the other CPU), gcm-aes-256, static keys\n\
-         max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n",
+         max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n\
+         Mpps/wCPU: Mpps divided by the CPU share the worker lcore thread(s) actually got (others' jobs compete)\n",
     );
     let _ = writeln!(
         s,
-        "{:<20} {:<8} {:>5} | {:>7} {:>7} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
-        "setup", "phase", "size", "Mpps", "Gbps", "p50 us", "p99 us", "p99.9 us", "lost", "rekeys", "frames per AN"
+        "{:<20} {:<8} {:>5} | {:>7} {:>7} {:>9} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
+        "setup",
+        "phase",
+        "size",
+        "Mpps",
+        "Gbps",
+        "Mpps/wCPU",
+        "p50 us",
+        "p99 us",
+        "p99.9 us",
+        "lost",
+        "rekeys",
+        "frames per AN"
     );
     for r in rows {
         if let Some(e) = &r.error {
             let _ = writeln!(s, "{:<20} ERROR: {e}", r.setup.name);
         }
+        let shares: Vec<String> = r
+            .worker_cpu_share
+            .iter()
+            .map(|run| run.iter().map(|x| format!("{:.0}%", x * 100.0)).collect::<Vec<_>>().join("+"))
+            .collect();
+        let gen: Vec<String> = r.phases.iter().map(|p| format!("{:.0}%", p.gen_cpu_share * 100.0)).collect();
+        let _ = writeln!(
+            s,
+            "{:<20} CPU share of the worker lcore(s) per run: {}; of the generator per phase: {}",
+            r.setup.name,
+            shares.join(", "),
+            gen.join(" ")
+        );
         for p in &r.phases {
             let lat = p.phase != "max";
             let _ = writeln!(
                 s,
-                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
+                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} {:>9.2} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
                 truncate(&r.setup.name, 20),
                 p.phase,
                 p.size,
                 p.mpps,
                 p.gbps,
+                p.mpps / r.worker_cpus,
                 if lat { format!("{:.1}", p.lat_p50_us) } else { "-".into() },
                 if lat { format!("{:.1}", p.lat_p99_us) } else { "-".into() },
                 if lat { format!("{:.1}", p.lat_p999_us) } else { "-".into() },

@@ -67,6 +67,18 @@ pub struct Phase {
     pub rekeys: u64,
     /// Received frames per AN (protect mode): the rekeys really switched SAs.
     pub per_an: [u64; 4],
+    /// The share of a CPU the generator thread got in the phase (others' processes compete).
+    pub gen_cpu_share: f64,
+}
+
+/// CPU seconds (user + system) a thread or process has used, from `/proc/.../stat`.
+pub fn cpu_secs(stat_path: &str) -> Option<f64> {
+    let s = std::fs::read_to_string(stat_path).ok()?;
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = s.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0) // USER_HZ is 100 on Linux
 }
 
 pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
@@ -227,6 +239,7 @@ impl Gen {
         a: &GenArgs,
     ) -> Result<Phase, String> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
+        let cpu0 = cpu_secs("/proc/thread-self/stat").unwrap_or(0.0);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
         let mut next_rekey = start;
@@ -260,6 +273,8 @@ impl Gen {
             self.receive(&mut p, &mut hist);
         }
         self.finish(&mut p, &hist, elapsed);
+        let wall = (tsc() - start) as f64 / self.hz;
+        p.gen_cpu_share = (cpu_secs("/proc/thread-self/stat").unwrap_or(0.0) - cpu0) / wall;
         Ok(p)
     }
 

@@ -32,6 +32,11 @@ pub struct SetupResult {
     /// Median over the runs, per phase and size.
     pub phases: Vec<Phase>,
     pub runs: Vec<Vec<Phase>>,
+    /// Per run: the share of a CPU each dataplane worker lcore thread got (CPU time / wall).
+    pub worker_cpu_share: Vec<Vec<f64>>,
+    /// Median over the runs of the summed worker shares: `mpps / worker_cpus` estimates the
+    /// rate of workers that had their CPUs to themselves.
+    pub worker_cpus: f64,
     pub error: Option<String>,
 }
 
@@ -40,6 +45,9 @@ pub struct DpOptions {
     pub secs: f64,
     pub runs: usize,
     pub gen_cpu: usize,
+    /// Run the generator and the dataplane SCHED_FIFO (`chrt -f 1`), ahead of every normal
+    /// process (the kernel still keeps 5% of each CPU for them).
+    pub realtime: bool,
 }
 
 pub fn setups() -> Vec<Setup> {
@@ -64,7 +72,14 @@ pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         Err(e) => {
             return setups
                 .iter()
-                .map(|s| SetupResult { setup: s.clone(), phases: Vec::new(), runs: Vec::new(), error: Some(e.clone()) })
+                .map(|s| SetupResult {
+                    setup: s.clone(),
+                    phases: Vec::new(),
+                    runs: Vec::new(),
+                    worker_cpu_share: Vec::new(),
+                    worker_cpus: f64::NAN,
+                    error: Some(e.clone()),
+                })
                 .collect()
         }
     };
@@ -72,19 +87,30 @@ pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let mut runs = Vec::new();
+            let (mut runs, mut shares) = (Vec::new(), Vec::new());
             let mut error = None;
             for r in 0..o.runs {
                 eprintln!("dataplane: {} (run {})", s.name, r + 1);
                 match run_once(&bin, s, o, i * 10 + r) {
-                    Ok(p) => runs.push(p),
+                    Ok((p, share)) => {
+                        runs.push(p);
+                        shares.push(share);
+                    }
                     Err(e) => {
                         error = Some(e);
                         break;
                     }
                 }
             }
-            SetupResult { setup: s.clone(), phases: median_phases(&runs), runs, error }
+            let worker_cpus = median(&shares.iter().map(|r: &Vec<f64>| r.iter().sum()).collect::<Vec<f64>>());
+            SetupResult {
+                setup: s.clone(),
+                phases: median_phases(&runs),
+                runs,
+                worker_cpu_share: shares,
+                worker_cpus,
+                error,
+            }
         })
         .collect()
 }
@@ -126,7 +152,9 @@ impl Drop for Reaper {
     }
 }
 
-fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<Vec<Phase>, String> {
+type RunOut = (Vec<Phase>, Vec<f64>);
+
+fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<RunOut, String> {
     let dir = std::env::temp_dir().join(format!("macsec-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = run_in(bin, s, o, n, &dir);
@@ -134,7 +162,35 @@ fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<Vec<Phase>
     result
 }
 
-fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<Vec<Phase>, String> {
+/// `cmd args...`, under `chrt -f 1` when asked.
+fn command(realtime: bool, program: &Path) -> Command {
+    if realtime {
+        let mut c = Command::new("chrt");
+        c.args(["-f", "1"]).arg(program);
+        c
+    } else {
+        Command::new(program)
+    }
+}
+
+/// CPU seconds used so far by each worker lcore thread (`rte-worker-N`) of process `pid`.
+fn worker_cpu(pid: u32) -> Vec<f64> {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return Vec::new() };
+    let mut v: Vec<(String, f64)> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let p = e.path();
+            let comm = std::fs::read_to_string(p.join("comm")).ok()?;
+            let comm = comm.trim();
+            comm.starts_with("rte-worker")
+                .then(|| Some((comm.to_string(), gen::cpu_secs(p.join("stat").to_str()?)?)))?
+        })
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<RunOut, String> {
     let sak = "42".repeat(32);
     let memif = |i: usize, role: &str, name: &str| {
         format!("net_memif{i},role={role},id=0,socket={}/{name}.sock,socket-abstract=no,rsize=11", dir.display())
@@ -142,7 +198,7 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     let cfg = write_config(dir, s, n, &sak, &memif(0, "client", "host"), &memif(1, "client", "wire"))?;
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let sizes: Vec<String> = o.sizes.iter().map(|z| z.label().to_lowercase()).collect();
-    let mut g = Command::new(me);
+    let mut g = command(o.realtime, &me);
     g.args(["gen", "--cpu", &o.gen_cpu.to_string(), "--host", &memif(0, "server", "host")])
         .args(["--wire", &memif(1, "server", "wire"), "--mode", if s.protect { "protect" } else { "validate" }])
         .args(["--sizes", &sizes.join(","), "--secs", &o.secs.to_string(), "--suite", "gcm-aes-256", "--sak", &sak]);
@@ -152,8 +208,9 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     let gen = Reaper(g.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?);
     wait_for(&dir.join("host.sock"), &dir.join("wire.sock"))?;
     let log = std::fs::File::create(dir.join("dp.log")).map_err(|e| e.to_string())?;
+    let started = Instant::now();
     let dp = Reaper(
-        Command::new(bin)
+        command(o.realtime, bin)
             .args(["--config", &cfg.display().to_string()])
             .stdout(Stdio::null())
             .stderr(log)
@@ -161,13 +218,16 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
             .map_err(|e| e.to_string())?,
     );
     let out = wait_gen(gen, Duration::from_secs_f64(30.0 + o.secs * 6.0 * o.sizes.len() as f64))?;
+    let wall = started.elapsed().as_secs_f64();
+    // The dataplane's worker threads (under chrt, the child of chrt is the dataplane itself).
+    let shares: Vec<f64> = worker_cpu(dp.0.id()).into_iter().map(|c| c / wall).collect();
     drop(dp);
     let phases: Vec<Phase> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     if phases.is_empty() {
         let dplog = std::fs::read_to_string(dir.join("dp.log")).unwrap_or_default();
         return Err(format!("the generator reported nothing; dataplane log: {}", tail(&dplog, 600)));
     }
-    Ok(phases)
+    Ok((phases, shares))
 }
 
 fn write_config(dir: &Path, s: &Setup, n: usize, sak: &str, host: &str, wire: &str) -> Result<PathBuf, String> {
@@ -288,6 +348,7 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
                 lat_p999_us: m(|p| p.lat_p999_us),
                 lat_max_us: m(|p| p.lat_max_us),
                 lost: m(|p| p.lost as f64) as i64,
+                gen_cpu_share: m(|p| p.gen_cpu_share),
                 ..p0.clone()
             }
         })
