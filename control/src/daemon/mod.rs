@@ -6,6 +6,7 @@ mod conn;
 mod dp_link;
 mod metrics;
 mod operator;
+mod schedule;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -274,14 +275,7 @@ impl Daemon {
             }
         }
         let now = unix_now();
-        let due: Vec<(String, String)> = self
-            .store
-            .entries()
-            .iter()
-            .filter(|e| e.delete_at.is_some_and(|t| t <= now))
-            .map(|e| (e.connection.clone(), e.ckn.clone()))
-            .collect();
-        for (conn, ckn) in due {
+        for (conn, ckn) in schedule::due(self.store.entries(), now) {
             eprintln!("macsec-control: connection {conn}: scheduled deletion of CKN {ckn} is due");
             let r = self.disassociate(&conn, &ckn);
             if !r.ok {

@@ -210,11 +210,11 @@ impl Daemon {
     }
 
     fn schedule_deletion(&mut self, id: &str, ckn: &str, days: u32) -> OpReply {
-        if !(7..=30).contains(&days) {
-            return OpReply::err(format!("days: expected 7 to 30, got {days}"));
-        }
+        let at = match super::schedule::delete_at(unix_now(), days) {
+            Ok(at) => at,
+            Err(e) => return OpReply::err(e),
+        };
         let Ok(ckn_v) = Ckn::from_hex(ckn) else { return OpReply::err(KeychainError::NotHex { field: "ckn" }) };
-        let at = unix_now() + u64::from(days) * 86_400;
         let mut keys = self.store.entries().to_vec();
         let Some(e) = keys.iter_mut().find(|e| e.connection == id && e.ckn == ckn_v.to_string()) else {
             return OpReply::err(KeychainError::NoSuchKey { connection: id.to_owned(), ckn: ckn.to_owned() });
