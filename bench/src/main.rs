@@ -7,7 +7,7 @@
 //! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N] [--rt]
 //! ```
 //! `--rt` runs this process (after EAL pinned it to `--cpu`), the generator and the dataplane
-//! SCHED_FIFO, ahead of everything else on a shared machine (the kernel keeps 5% for others).
+//! SCHED_RR, ahead of everything else on a shared machine (the kernel keeps 5% for others).
 //! The human table goes to stdout (JSON with `--json`); progress goes to stderr.
 #![forbid(unsafe_code)]
 
@@ -116,8 +116,8 @@ fn main() {
     };
     if args.realtime {
         let pid = std::process::id().to_string();
-        match std::process::Command::new("chrt").args(["-f", "-a", "-p", "1", &pid]).status() {
-            Ok(s) if s.success() => notes.push("--rt: SCHED_FIFO priority 1".into()),
+        match std::process::Command::new("chrt").args(["-r", "-a", "-p", "1", &pid]).status() {
+            Ok(s) if s.success() => notes.push("--rt: SCHED_RR priority 1".into()),
             _ => notes.push("--rt: chrt failed; running SCHED_OTHER".into()),
         }
     }

@@ -45,7 +45,8 @@ pub struct DpOptions {
     pub secs: f64,
     pub runs: usize,
     pub gen_cpu: usize,
-    /// Run the generator and the dataplane SCHED_FIFO (`chrt -f 1`), ahead of every normal
+    /// Run the generator and the dataplane SCHED_RR (`chrt -r 1`: round robin, so that the
+    /// dataplane's service lcore still gets turns next to the generator), ahead of every normal
     /// process (the kernel still keeps 5% of each CPU for them).
     pub realtime: bool,
 }
@@ -66,7 +67,33 @@ pub fn setups() -> Vec<Setup> {
     ]
 }
 
+/// While alive, SCHED_RR tasks get 1 ms turns instead of the default 100 ms
+/// (`/proc/sys/kernel/sched_rr_timeslice_ms`, restored on drop): with 2 workers one worker
+/// lcore shares CPU 0 with the generator, and the workers' ordered turns wait on each other.
+struct RrTimeslice(Option<String>);
+
+const RR_TIMESLICE: &str = "/proc/sys/kernel/sched_rr_timeslice_ms";
+
+impl RrTimeslice {
+    fn set(realtime: bool) -> RrTimeslice {
+        let old = realtime.then(|| std::fs::read_to_string(RR_TIMESLICE).ok()).flatten();
+        if old.is_some() && std::fs::write(RR_TIMESLICE, "1").is_err() {
+            return RrTimeslice(None);
+        }
+        RrTimeslice(old)
+    }
+}
+
+impl Drop for RrTimeslice {
+    fn drop(&mut self) {
+        if let Some(old) = &self.0 {
+            let _ = std::fs::write(RR_TIMESLICE, old.trim());
+        }
+    }
+}
+
 pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
+    let _rr = RrTimeslice::set(o.realtime);
     let bin = match dataplane_binary() {
         Ok(b) => b,
         Err(e) => {
@@ -162,11 +189,11 @@ fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<RunOut, St
     result
 }
 
-/// `cmd args...`, under `chrt -f 1` when asked.
+/// `cmd args...`, under `chrt -r 1` (SCHED_RR) when asked.
 fn command(realtime: bool, program: &Path) -> Command {
     if realtime {
         let mut c = Command::new("chrt");
-        c.args(["-f", "1"]).arg(program);
+        c.args(["-r", "1"]).arg(program);
         c
     } else {
         Command::new(program)
