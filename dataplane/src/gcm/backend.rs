@@ -1,7 +1,7 @@
 //! The engine behind the SecY's per-frame [`GcmBackend`] trait.
 #![forbid(unsafe_code)]
 
-use crate::secy::{GcmBackend, GcmKey, Iv, KeySetupError, Sak, Unauthentic, ICV_LEN};
+use crate::secy::{GcmBackend, GcmKey, Iv, KeySetupError, OpenItem, Sak, SealItem, Unauthentic, ICV_LEN};
 
 use super::{Engine, GcmKeySchedule, OpenJob, SealJob};
 
@@ -43,6 +43,9 @@ impl GcmBackend for EngineBackend {
     }
 }
 
+/// Frames per engine call from a SecY batch (a DPDK burst is 32).
+const BATCH: usize = 64;
+
 /// An SA's key on the engine.
 pub(crate) struct EngineKey {
     pub(crate) engine: Engine,
@@ -68,5 +71,58 @@ impl GcmKey for EngineKey {
         } else {
             Err(Unauthentic)
         }
+    }
+
+    fn seal_batch(&self, items: &mut [SealItem<'_>]) {
+        for chunk in items.chunks_mut(BATCH) {
+            let n = chunk.len();
+            let mut jobs: [SealJob<'_>; BATCH] = std::array::from_fn(|_| self.placeholder_seal());
+            let mut icvs: [Option<&mut &mut [u8]>; BATCH] = std::array::from_fn(|_| None);
+            for ((item, job), icv) in chunk.iter_mut().zip(jobs.iter_mut()).zip(icvs.iter_mut()) {
+                let SealItem { iv, aad, data, icv: out } = item;
+                *job = SealJob { key: &self.key, iv: iv.0, aad, data, tag: [0; ICV_LEN] };
+                *icv = Some(out);
+            }
+            self.engine.seal_batch(&mut jobs[..n]);
+            for (job, icv) in jobs.iter().zip(icvs.iter_mut()).take(n) {
+                if let Some(out) = icv.as_deref_mut().filter(|o| o.len() == ICV_LEN) {
+                    out.copy_from_slice(&job.tag);
+                }
+            }
+        }
+    }
+
+    fn open_batch(&self, items: &mut [OpenItem<'_>]) {
+        for chunk in items.chunks_mut(BATCH) {
+            let n = chunk.len();
+            let mut jobs: [OpenJob<'_>; BATCH] = std::array::from_fn(|_| self.placeholder_open());
+            let mut oks: [Option<&mut bool>; BATCH] = std::array::from_fn(|_| None);
+            for ((item, job), ok) in chunk.iter_mut().zip(jobs.iter_mut()).zip(oks.iter_mut()) {
+                let OpenItem { iv, aad, data_and_icv, ok: out } = item;
+                *out = false;
+                let Some(split) = data_and_icv.len().checked_sub(ICV_LEN) else { continue };
+                let (data, icv) = data_and_icv.split_at_mut(split);
+                let mut tag = [0u8; ICV_LEN];
+                tag.copy_from_slice(icv);
+                *job = OpenJob { key: &self.key, iv: iv.0, aad, data, tag, ok: false };
+                *ok = Some(out);
+            }
+            self.engine.open_batch(&mut jobs[..n]);
+            for (job, ok) in jobs.iter().zip(oks.iter_mut()).take(n) {
+                if let Some(out) = ok {
+                    **out = job.ok;
+                }
+            }
+        }
+    }
+}
+
+impl EngineKey {
+    fn placeholder_seal(&self) -> SealJob<'_> {
+        SealJob { key: &self.key, iv: [0; 12], aad: &[], data: &mut [], tag: [0; ICV_LEN] }
+    }
+
+    fn placeholder_open(&self) -> OpenJob<'_> {
+        OpenJob { key: &self.key, iv: [0; 12], aad: &[], data: &mut [], tag: [0; ICV_LEN], ok: false }
     }
 }

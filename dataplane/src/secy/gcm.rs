@@ -1,6 +1,9 @@
 //! AES-GCM behind a backend trait, so the SecY does not care which engine runs the cipher.
 //!
-//! For now the backend is `ring`; the batched VAES engine plugs in here later.
+//! Backends: `ring` ([`RingBackend`]) and the own batched engine
+//! ([`EngineBackend`](crate::gcm::EngineBackend)). A key seals or opens one frame, or a burst of
+//! frames in one call ([`GcmKey::seal_batch`], [`GcmKey::open_batch`]); the default batch methods
+//! loop over the per-frame ones.
 
 use std::fmt;
 
@@ -36,6 +39,40 @@ pub trait GcmBackend: Send + Sync {
     fn key(&self, sak: &Sak) -> Result<Box<dyn GcmKey>, KeySetupError>;
 }
 
+/// One frame of a [`GcmKey::seal_batch`].
+pub struct SealItem<'a> {
+    pub iv: Iv,
+    pub aad: &'a [u8],
+    /// Encrypted in place.
+    pub data: &'a mut [u8],
+    /// Out: the ICV is written here (16 octets).
+    pub icv: &'a mut [u8],
+}
+
+impl SealItem<'_> {
+    /// A placeholder for fixed-size arrays of items.
+    pub fn empty() -> Self {
+        SealItem { iv: Iv([0; 12]), aad: &[], data: &mut [], icv: &mut [] }
+    }
+}
+
+/// One frame of a [`GcmKey::open_batch`].
+pub struct OpenItem<'a> {
+    pub iv: Iv,
+    pub aad: &'a [u8],
+    /// The ciphertext followed by the ICV; decrypted in place (as [`GcmKey::open`]).
+    pub data_and_icv: &'a mut [u8],
+    /// Out: whether the ICV verified.
+    pub ok: bool,
+}
+
+impl OpenItem<'_> {
+    /// A placeholder for fixed-size arrays of items.
+    pub fn empty() -> Self {
+        OpenItem { iv: Iv([0; 12]), aad: &[], data_and_icv: &mut [], ok: false }
+    }
+}
+
 /// An expanded AES-GCM key.
 pub trait GcmKey: Send + Sync {
     /// Encrypts `data` in place and returns the tag. `data` may be empty (integrity only).
@@ -44,6 +81,23 @@ pub trait GcmKey: Send + Sync {
     /// On success the first `len - 16` octets are plaintext; on failure their content is
     /// unspecified and must be dropped.
     fn open(&self, iv: &Iv, aad: &[u8], data_and_icv: &mut [u8]) -> Result<(), Unauthentic>;
+
+    /// Seals every item (a burst). An item whose `icv` is not 16 octets gets no ICV.
+    fn seal_batch(&self, items: &mut [SealItem<'_>]) {
+        for item in items {
+            let icv = self.seal(&item.iv, item.aad, item.data);
+            if item.icv.len() == ICV_LEN {
+                item.icv.copy_from_slice(&icv);
+            }
+        }
+    }
+
+    /// Opens every item (a burst), setting each `ok`.
+    fn open_batch(&self, items: &mut [OpenItem<'_>]) {
+        for item in items {
+            item.ok = self.open(&item.iv, item.aad, item.data_and_icv).is_ok();
+        }
+    }
 }
 
 /// `ring`'s AES-GCM.

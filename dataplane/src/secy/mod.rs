@@ -26,6 +26,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod batch;
 mod buffer;
 mod cipher_suite;
 mod config;
@@ -45,7 +46,7 @@ pub use buffer::{FrameBuf, NoRoom};
 pub use cipher_suite::{CipherSuite, UnknownCipherSuite};
 pub use config::{ConfidentialityOffset, SecyConfig, ValidateFrames};
 pub use counters::{RxSaStats, RxScStats, SecyStats, TxSaStats, TxScStats};
-pub use gcm::{GcmBackend, GcmKey, Iv, KeySetupError, RingBackend, Unauthentic, ICV_LEN};
+pub use gcm::{GcmBackend, GcmKey, Iv, KeySetupError, OpenItem, RingBackend, SealItem, Unauthentic, ICV_LEN};
 pub use ids::{An, Pn, Sci, Ssci};
 pub use instance::Secy;
 pub use key::{Sak, SakError, Salt};
