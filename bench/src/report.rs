@@ -31,7 +31,7 @@ impl Machine {
         let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
         let commit = std::process::Command::new("git")
-            .args(["describe", "--always", "--dirty"])
+            .args(["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty"])
             .output()
             .ok()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
@@ -218,6 +218,9 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
             shares.join(", "),
             gen.join(" ")
         );
+        for (k, v) in &r.dataplane_drops {
+            let _ = writeln!(s, "{:<20} dataplane counter {k} = {v}", r.setup.name);
+        }
         for p in &r.phases {
             let lat = p.phase != "max";
             let _ = writeln!(

@@ -190,13 +190,13 @@ pub fn main(a: GenArgs) -> Result<(), String> {
     };
     for &size in &a.sizes {
         let t = templates(&a, size)?;
-        g.phase("warmup", size, &t, 0.0, 0.3, None, &a)?;
-        let max = g.phase("max", size, &t, 0.0, a.secs, None, &a)?;
+        g.phase("warmup", size, &t, 0.0, 0.3, &mut None, &a)?;
+        let max = g.phase("max", size, &t, 0.0, a.secs, &mut None, &a)?;
         let rate = max.mpps * 1e6 / 2.0;
         emit(&max);
-        emit(&g.phase("latency", size, &t, rate, a.secs, None, &a)?);
-        if let Some(c) = ctl.as_mut() {
-            emit(&g.phase("rekey", size, &t, rate, a.secs.max(3.0), Some(c), &a)?);
+        emit(&g.phase("latency", size, &t, rate, a.secs, &mut None, &a)?);
+        if ctl.is_some() {
+            emit(&g.phase("rekey", size, &t, rate, a.secs.max(3.0), &mut ctl, &a)?);
         }
     }
     Ok(())
@@ -225,6 +225,40 @@ fn wait_link(ports: &[Port]) -> Result<(), String> {
     Err("gen: memif links did not come up within 15 s (is the dataplane running?)".into())
 }
 
+/// Rekeys the dataplane's Tx SA at 10 Hz from a thread of its own, so that waiting for the
+/// control socket's replies never stalls the generator's receive loop.
+struct Rekeyer {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    handle: std::thread::JoinHandle<(Ctl, Result<u64, String>)>,
+}
+
+impl Rekeyer {
+    fn start(mut ctl: Ctl, connection: String, key_len: usize) -> Rekeyer {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let mut n = 0u64;
+            // Relaxed: the flag orders nothing; the thread only needs to see it eventually.
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Err(e) = ctl.rekey_tx(&connection, ((n + 1) % 4) as u8, key_len) {
+                    return (ctl, Err(e));
+                }
+                n += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            (ctl, Ok(n))
+        });
+        Rekeyer { stop, handle }
+    }
+
+    /// Stops the thread; gives the client back with the number of rekeys done.
+    fn stop(self) -> Result<(Ctl, u64), String> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let (ctl, n) = self.handle.join().map_err(|_| "rekey thread panicked".to_string())?;
+        Ok((ctl, n?))
+    }
+}
+
 impl Gen {
     /// One phase: send at `pps` (0 = as fast as the port takes) for `secs`, then drain.
     #[allow(clippy::too_many_arguments)]
@@ -235,29 +269,20 @@ impl Gen {
         t: &[Vec<u8>],
         pps: f64,
         secs: f64,
-        mut ctl: Option<&mut Ctl>,
+        ctl: &mut Option<Ctl>,
         a: &GenArgs,
     ) -> Result<Phase, String> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
         let cpu0 = cpu_secs("/proc/thread-self/stat").unwrap_or(0.0);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
-        let mut next_rekey = start;
-        let mut an = 0u8;
+        let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len()));
         let mut burst = MbufBurst::new();
         let mut slot = 0usize;
         loop {
             let now = tsc();
             if now - start >= dur {
                 break;
-            }
-            if let Some(c) = ctl.as_deref_mut() {
-                if now >= next_rekey {
-                    an = (an + 1) % 4;
-                    c.rekey_tx(&a.connection, an, a.sak.len())?;
-                    p.rekeys += 1;
-                    next_rekey = now + (self.hz / 10.0) as u64;
-                }
             }
             let allowed =
                 if pps > 0.0 { (((now - start) as f64 / self.hz * pps) as u64).saturating_sub(p.sent) } else { 32 };
@@ -266,6 +291,11 @@ impl Gen {
             self.receive(&mut p, &mut hist);
         }
         let elapsed = (tsc() - start) as f64 / self.hz;
+        if let Some(r) = rekeys {
+            let (c, n) = r.stop()?;
+            *ctl = Some(c);
+            p.rekeys = n;
+        }
         // Frames never sent go back to the pool; then collect what is still in flight.
         burst.free_all();
         let drain = tsc();

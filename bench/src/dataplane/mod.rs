@@ -37,6 +37,9 @@ pub struct SetupResult {
     /// Median over the runs of the summed worker shares: `mpps / worker_cpus` estimates the
     /// rate of workers that had their CPUs to themselves.
     pub worker_cpus: f64,
+    /// The dataplane's own drop counters at the end of the last run (Prometheus samples that
+    /// are not zero; names from dataplane/src/appliance/metrics.rs).
+    pub dataplane_drops: Vec<(String, f64)>,
     pub error: Option<String>,
 }
 
@@ -105,6 +108,7 @@ pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
                     runs: Vec::new(),
                     worker_cpu_share: Vec::new(),
                     worker_cpus: f64::NAN,
+                    dataplane_drops: Vec::new(),
                     error: Some(e.clone()),
                 })
                 .collect()
@@ -114,14 +118,15 @@ pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let (mut runs, mut shares) = (Vec::new(), Vec::new());
+            let (mut runs, mut shares, mut drops) = (Vec::new(), Vec::new(), Vec::new());
             let mut error = None;
             for r in 0..o.runs {
                 eprintln!("dataplane: {} (run {})", s.name, r + 1);
                 match run_once(&bin, s, o, i * 10 + r) {
-                    Ok((p, share)) => {
+                    Ok((p, share, d)) => {
                         runs.push(p);
                         shares.push(share);
+                        drops = d;
                     }
                     Err(e) => {
                         error = Some(e);
@@ -136,26 +141,30 @@ pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
                 runs,
                 worker_cpu_share: shares,
                 worker_cpus,
+                dataplane_drops: drops,
                 error,
             }
         })
         .collect()
 }
 
-/// The `macsec-dataplane` binary next to this one (same target dir), built first if missing.
+/// The `macsec-dataplane` binary next to this one (same target dir). Under `cargo run` it is
+/// built first (a no-op when up to date), so that a stale binary is never measured.
 fn dataplane_binary() -> Result<PathBuf, String> {
     let me = std::env::current_exe().map_err(|e| e.to_string())?;
     let bin = me.with_file_name("macsec-dataplane");
-    if !bin.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        eprintln!("dataplane: building macsec-dataplane ({} missing)", bin.display());
+    if let Ok(cargo) = std::env::var("CARGO") {
+        eprintln!("dataplane: cargo build --release -p macsec-dataplane");
         let st = Command::new(cargo)
             .args(["build", "--release", "-p", "macsec-dataplane", "--bin", "macsec-dataplane"])
             .status()
             .map_err(|e| e.to_string())?;
-        if !st.success() || !bin.exists() {
-            return Err(format!("{} not found; run cargo build --release -p macsec-dataplane", bin.display()));
+        if !st.success() {
+            return Err("cargo build --release -p macsec-dataplane failed".into());
         }
+    }
+    if !bin.exists() {
+        return Err(format!("{} not found; run cargo build --release -p macsec-dataplane", bin.display()));
     }
     Ok(bin)
 }
@@ -179,7 +188,7 @@ impl Drop for Reaper {
     }
 }
 
-type RunOut = (Vec<Phase>, Vec<f64>);
+type RunOut = (Vec<Phase>, Vec<f64>, Vec<(String, f64)>);
 
 fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<RunOut, String> {
     let dir = std::env::temp_dir().join(format!("macsec-bench-{}-{n}", std::process::id()));
@@ -248,13 +257,33 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     let wall = started.elapsed().as_secs_f64();
     // The dataplane's worker threads (under chrt, the child of chrt is the dataplane itself).
     let shares: Vec<f64> = worker_cpu(dp.0.id()).into_iter().map(|c| c / wall).collect();
+    let drops = drop_counters(metrics_port(n));
     drop(dp);
     let phases: Vec<Phase> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     if phases.is_empty() {
         let dplog = std::fs::read_to_string(dir.join("dp.log")).unwrap_or_default();
         return Err(format!("the generator reported nothing; dataplane log: {}", tail(&dplog, 600)));
     }
-    Ok((phases, shares))
+    Ok((phases, shares, drops))
+}
+
+fn metrics_port(n: usize) -> u16 {
+    19464 + (n % 1000) as u16
+}
+
+/// Non-zero `*drop*` counters from the dataplane's Prometheus endpoint.
+fn drop_counters(port: u16) -> Vec<(String, f64)> {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return Vec::new() };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    text.lines()
+        .filter(|l| !l.starts_with('#') && (l.contains("drop") || l.contains("not_valid") || l.contains("late")))
+        .filter_map(|l| l.rsplit_once(' '))
+        .filter_map(|(k, v)| v.parse::<f64>().ok().filter(|v| *v != 0.0).map(|v| (k.to_string(), v)))
+        .collect()
 }
 
 fn write_config(dir: &Path, s: &Setup, n: usize, sak: &str, host: &str, wire: &str) -> Result<PathBuf, String> {
@@ -294,7 +323,7 @@ static_key_file = "{keys}"
         lcores = s.lcores,
         pid = std::process::id(),
         dir = dir.display(),
-        port = 19464 + n % 1000,
+        port = metrics_port(n),
         workers = s.workers,
         // The generator re-sends a pool of 8192 pre-encrypted frames, whose PNs repeat.
         replay = s.protect,
