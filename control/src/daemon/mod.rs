@@ -64,9 +64,10 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// No core dumps or ptrace of a process holding CAKs.
+/// No core dumps or ptrace of a process holding CAKs, and no key page in swap.
 fn harden() {
-    let _ = nix::sys::prctl::set_dumpable(false);
+    let h = macsec_dataplane::appliance::hardening::harden();
+    eprintln!("macsec-control: {h}");
 }
 
 pub fn unix_now() -> u64 {

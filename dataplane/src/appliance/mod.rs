@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod ctl_proto;
+pub mod hardening;
 pub mod keyslot;
 pub mod lag;
 pub mod metrics;

@@ -43,6 +43,9 @@ fn main() -> ExitCode {
         print_summary(&path, &cfg);
         return ExitCode::SUCCESS;
     }
+    // SAKs live in this process: no core dumps, no swap (before EAL maps its memory, so that
+    // MCL_FUTURE covers it).
+    eprintln!("macsec-dataplane: {}", macsec_dataplane::appliance::hardening::harden());
     match macsec_dataplane::runtime::run(cfg) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
