@@ -18,6 +18,7 @@ mod report;
 mod scaling;
 mod secy;
 mod sizes;
+mod targets;
 
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ struct Output {
     secy: Vec<secy::SecyResult>,
     dataplane: Vec<dataplane::SetupResult>,
     scaling: Option<scaling::Scaling>,
+    targets: Vec<targets::Target>,
 }
 
 fn main() {
@@ -133,6 +135,7 @@ fn main() {
         secy: Vec::new(),
         dataplane: Vec::new(),
         scaling: None,
+        targets: Vec::new(),
     };
     let o = crypto::Options {
         sizes: if args.quick {
@@ -182,6 +185,7 @@ fn main() {
             out.scaling = Some(scaling::compute(&out.dataplane, &out.secy));
         }
     }
+    out.targets = targets::judge(&out.crypto, &out.secy, &out.dataplane);
     if args.json {
         match serde_json::to_string_pretty(&out) {
             Ok(j) => println!("{j}"),
@@ -253,5 +257,8 @@ fn print_human(o: &Output) {
     }
     if let Some(s) = &o.scaling {
         print!("{}", report::scaling_table(s));
+    }
+    if !o.targets.is_empty() {
+        print!("{}", report::targets_table(&o.targets));
     }
 }

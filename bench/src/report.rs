@@ -6,6 +6,7 @@ use crate::crypto::{CryptoResult, REFERENCES};
 use crate::dataplane::SetupResult;
 use crate::scaling::Scaling;
 use crate::secy::SecyResult;
+use crate::targets::Target;
 
 /// The machine and build a run was made on.
 #[derive(Debug, serde::Serialize)]
@@ -30,12 +31,15 @@ impl Machine {
         // Not available_parallelism(): EAL has pinned this thread to one CPU by now.
         let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
-        let commit = std::process::Command::new("git")
-            .args(["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty"])
-            .output()
-            .ok()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-            .unwrap_or_default();
+        // MACSEC_BENCH_COMMIT names the commit when the tree is an export without .git.
+        let commit = std::env::var("MACSEC_BENCH_COMMIT").ok().or_else(|| {
+            std::process::Command::new("git")
+                .args(["-C", env!("CARGO_MANIFEST_DIR"), "describe", "--always", "--dirty"])
+                .output()
+                .ok()
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        });
+        let commit = commit.unwrap_or_default();
         let command = std::env::args().collect::<Vec<_>>().join(" ");
         Machine { cpu_model, cpus, core_ghz: core_hz / 1e9, kernel, commit, command }
     }
@@ -273,6 +277,22 @@ pub fn scaling_table(sc: &Scaling) -> String {
             s,
             "{:<8} {:>5} B: {:6.2} Mpps with 1 worker, {:6.2} with 2 = {:4.2}x",
             u.direction, u.size, u.one_worker_mpps, u.two_workers_mpps, u.speedup
+        );
+    }
+    s
+}
+
+pub fn targets_table(ts: &[Target]) -> String {
+    let mut s = String::from("\nissue 7 targets (same-run ratios)\n");
+    for t in ts {
+        let _ = writeln!(
+            s,
+            "{:<4} {:<52} {:>7.2} (goal {:>5.2})  {}",
+            if t.met { "MET" } else { "MISS" },
+            t.target,
+            t.value,
+            t.goal,
+            t.detail
         );
     }
     s

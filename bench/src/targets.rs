@@ -1,0 +1,109 @@
+//! The targets of issue 7, judged from this run's numbers (same-run ratios).
+
+use crate::crypto::{CryptoResult, REFERENCES};
+use crate::dataplane::SetupResult;
+use crate::secy::SecyResult;
+
+#[derive(Debug, serde::Serialize)]
+pub struct Target {
+    pub target: String,
+    pub value: f64,
+    pub goal: f64,
+    pub met: bool,
+    pub detail: String,
+}
+
+fn t(target: String, value: f64, goal: f64, detail: String) -> Target {
+    Target { target, value, goal, met: value >= goal, detail }
+}
+
+pub fn judge(crypto: &[CryptoResult], secy: &[SecyResult], dp: &[SetupResult]) -> Vec<Target> {
+    let mut out = Vec::new();
+    engine_vs_references(crypto, &mut out);
+    secy_vs_engine(secy, &mut out);
+    dataplane_vs_engine(secy, dp, &mut out);
+    out
+}
+
+/// Our fastest path against the fastest of ring, aws-lc-rs and ipsec-mb, AES-256.
+fn engine_vs_references(crypto: &[CryptoResult], out: &mut Vec<Target>) {
+    for (size, goal) in [("1500", 1.0), ("64", 1.3), ("IMIX", 1.3)] {
+        for dir in ["encrypt", "decrypt"] {
+            let at = |r: &&CryptoResult| {
+                r.key_bits == 256
+                    && r.size == size
+                    && format!("{:?}", r.direction).to_lowercase() == dir
+                    && r.error.is_none()
+            };
+            let best = |ours: bool| {
+                crypto
+                    .iter()
+                    .filter(at)
+                    .filter(|r| if ours { r.ours } else { REFERENCES.contains(&r.implementation.as_str()) })
+                    .max_by(|a, b| a.rate.gbps.total_cmp(&b.rate.gbps))
+            };
+            if let (Some(o), Some(r)) = (best(true), best(false)) {
+                out.push(t(
+                    format!("engine {dir} AES-256 {size} B vs fastest reference"),
+                    o.rate.gbps / r.rate.gbps,
+                    goal,
+                    format!(
+                        "{} {:.1} Gbps vs {} {:.1} Gbps",
+                        o.implementation, o.rate.gbps, r.implementation, r.rate.gbps
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// SecY protect/validate on the engine against the same engine path raw, GCM-AES-256.
+fn secy_vs_engine(secy: &[SecyResult], out: &mut Vec<Target>) {
+    for r in secy.iter().filter(|r| r.backend.starts_with("EngineBackend") && r.suite == "gcm-aes-256") {
+        if r.size == "1518" || r.size == "64" || r.size == "IMIX" {
+            out.push(t(
+                format!("secy {} {} B vs raw engine", r.stage, r.size),
+                r.ratio_vs_raw,
+                0.9,
+                format!("{:.2} Mpps vs {} {:.2} Mpps", r.rate.mpps, r.raw_implementation, r.raw_mpps),
+            ));
+        }
+    }
+}
+
+/// One worker end to end against the raw engine on the same frames (1518 B), and 64 B in Mpps;
+/// one SA's decrypt with 2 workers against 1.
+fn dataplane_vs_engine(secy: &[SecyResult], dp: &[SetupResult], out: &mut Vec<Target>) {
+    let max = |protect: bool, workers: usize, size: &str| {
+        dp.iter()
+            .find(|r| r.setup.protect == protect && r.setup.workers == workers)
+            .and_then(|r| r.phases.iter().find(|p| p.phase == "max" && p.size == size))
+            .map(|p| p.mpps)
+    };
+    for (stage, protect) in [("protect", true), ("validate", false)] {
+        let raw = secy.iter().find(|r| {
+            r.backend.starts_with("EngineBackend") && r.suite == "gcm-aes-256" && r.size == "1518" && r.stage == stage
+        });
+        if let (Some(d), Some(raw)) = (max(protect, 1, "1518"), raw) {
+            out.push(t(
+                format!("dataplane {stage} 1518 B per worker vs raw engine"),
+                d / raw.raw_mpps,
+                0.75,
+                format!("{d:.2} Mpps vs {} {:.2} Mpps on the same User Data", raw.raw_implementation, raw.raw_mpps),
+            ));
+        }
+        if let Some(d) = max(protect, 1, "64") {
+            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, format!("{d:.2} Mpps")));
+        }
+    }
+    for size in ["64", "1518", "IMIX"] {
+        if let (Some(a), Some(b)) = (max(false, 1, size), max(false, 2, size)) {
+            out.push(t(
+                format!("validate one SA {size} B, 2 workers vs 1"),
+                b / a,
+                1.8,
+                "2nd worker lcore shares CPU 0 with the generator on this 2-CPU VM".into(),
+            ));
+        }
+    }
+}
