@@ -3,13 +3,14 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use macsec_control::cli::{operator, pcap_decrypt, UsageError};
+use macsec_control::cli::{audit_keys, operator, pcap_decrypt, UsageError};
 
 const USAGE: &str = "usage: macsecctl VERB [ARGS]
 
 verbs:
-  pcap-decrypt   validate and decrypt the MACsec frames of a pcap with a known SAK
+  pcap-decrypt   validate and decrypt the MACsec frames of a pcap with a known SAK or CKN/CAK
                  (macsecctl pcap-decrypt --help)
+  audit-keys     prove that logs and outputs hold no key material (macsecctl audit-keys --help)
 ";
 
 fn main() -> ExitCode {
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     };
     match verb.as_str() {
         "pcap-decrypt" => pcap_decrypt_main(rest),
+        "audit-keys" => audit_keys_main(rest),
         v if operator::VERBS.contains(&v) => operator_main(v, rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
         }
         other => usage_error(&UsageError::new(
             "VERB",
-            &format!("one of: pcap-decrypt, {}", operator::VERBS.join(", ")),
+            &format!("one of: pcap-decrypt, audit-keys, {}", operator::VERBS.join(", ")),
             other,
         )),
     }
@@ -56,6 +58,27 @@ fn pcap_decrypt_main(args: &[String]) -> ExitCode {
         return ExitCode::from(1);
     }
     ExitCode::SUCCESS
+}
+
+/// Exit 1 when any key was found in any file.
+fn audit_keys_main(args: &[String]) -> ExitCode {
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{}", audit_keys::USAGE);
+        return ExitCode::SUCCESS;
+    }
+    let audit = match audit_keys::parse(args).and_then(|a| audit_keys::run(&a)) {
+        Ok(a) => a,
+        Err(e) => return usage_error(&e),
+    };
+    println!("{}", serde_json::to_string(&audit).unwrap_or_default());
+    if audit.found.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in &audit.found {
+            eprintln!("macsecctl: {} holds the {} ({})", f.file, f.key, f.form);
+        }
+        ExitCode::from(1)
+    }
 }
 
 /// An operator verb: prints the reply's result as JSON; exit 1 when macsec-control refused.

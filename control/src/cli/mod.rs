@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+pub mod audit_keys;
 pub mod operator;
 pub mod pcap_decrypt;
 

@@ -127,6 +127,18 @@ impl MkaKeys {
     }
 }
 
+impl MkaKeys {
+    /// Every key the CAK led to in this capture, by name: ICK, KEK and each unwrapped SAK (for
+    /// `macsecctl audit-keys`, which looks for them in logs; the bytes never leave the process).
+    pub fn each_key(&self, mut f: impl FnMut(&str, &[u8])) {
+        f("ICK", self.ick.expose());
+        f("KEK", self.kek.expose());
+        for k in &self.keys {
+            f(&format!("SAK AN {} KN {}", k.an.get(), k.kn.0), k.sak.expose());
+        }
+    }
+}
+
 impl KeySource for MkaKeys {
     fn observe(&mut self, frame: &[u8]) {
         if frame.get(12..14) == Some(&mkpdu::ETHERTYPE_EAPOL.to_be_bytes()[..]) {
