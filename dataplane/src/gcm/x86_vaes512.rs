@@ -17,7 +17,7 @@
 use core::arch::x86_64::*;
 
 use super::key::{GcmKeySchedule, MAX_POWERS};
-use super::{ghash, portable, OpenJob, SealJob};
+use super::{ghash, OpenJob, SealJob};
 
 /// Proof that this CPU has AVX-512 F/BW/VL, VAES, VPCLMULQDQ, AES-NI and PCLMULQDQ.
 #[derive(Clone, Copy, Debug)]
@@ -58,9 +58,15 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
     let mut masks = [[0u8; 16]; BURST];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
-    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
-    for (job, mask) in jobs.iter_mut().zip(&masks) {
-        job.tag = tag(job.key, job.aad, job.data, load128(mask));
+    let mut start = 0;
+    while start < jobs.len() {
+        let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
+        let window = &mut jobs[start..end];
+        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
+            job.tag = tag(job.key, job.aad, job.data, load128(mask));
+        }
+        start = end;
     }
 }
 
@@ -68,11 +74,32 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
 fn open_chunk(jobs: &mut [OpenJob<'_>]) {
     let mut masks = [[0u8; 16]; BURST];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
-    for (job, mask) in jobs.iter_mut().zip(&masks) {
-        let expected = tag(job.key, job.aad, job.data, load128(mask));
-        job.ok = super::tags_equal(&expected, &job.tag);
+    let mut start = 0;
+    while start < jobs.len() {
+        let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
+        let window = &mut jobs[start..end];
+        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
+            let expected = tag(job.key, job.aad, job.data, load128(mask));
+            job.ok = super::tags_equal(&expected, &job.tag);
+        }
+        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        start = end;
     }
-    ctr_burst(jobs.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+}
+
+/// Frames are processed in windows of about this many octets: CTR across the window's frames,
+/// then their GHASH, while the data is still in L1.
+const WINDOW_BYTES: usize = 16 * 1024;
+
+/// The end of the window of jobs that starts at `start` (at least one job).
+fn window_end(start: usize, n: usize, len: impl Fn(usize) -> usize) -> usize {
+    let mut end = start + 1;
+    let mut bytes = len(start);
+    while end < n && bytes + len(end) <= WINDOW_BYTES {
+        bytes += len(end);
+        end += 1;
+    }
+    end
 }
 
 /// Registers in flight per AES batch: enough independent chains to cover VAESENC latency.
@@ -90,24 +117,17 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
         while run < 4 * WAYS && i + run < n && std::ptr::eq(job(i + run).0, key) {
             run += 1;
         }
-        let mut blocks = [0u8; 64 * WAYS];
-        for l in 0..run {
-            blocks[16 * l..16 * l + 16].copy_from_slice(&portable::counter_block(job(i + l).1, 1));
-        }
         let mut x = [_mm512_setzero_si512(); WAYS];
-        for (r, x) in x.iter_mut().enumerate() {
-            *x = load512(&blocks[64 * r..]);
+        for l in 0..run {
+            x[l / 4] = insert_lane(x[l / 4], j0(job(i + l).1), l % 4);
         }
         let y = if key.rounds() == 14 {
             encrypt::<14>(&round_keys::<14>(key), x)
         } else {
             encrypt::<10>(&round_keys::<10>(key), x)
         };
-        for (r, y) in y.iter().enumerate() {
-            store512(&mut blocks[64 * r..], *y);
-        }
         for l in 0..run {
-            masks[i + l].copy_from_slice(&blocks[16 * l..16 * l + 16]);
+            masks[i + l] = store128(extract_lane(y[l / 4], l % 4));
         }
         i += run;
     }
@@ -124,7 +144,19 @@ type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
 fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
     let mut groups = frames
-        .flat_map(|(key, iv, data)| data.chunks_mut(64).enumerate().map(move |(g, chunk)| (key, *iv, g, chunk)))
+        .flat_map(|(key, iv, data)| {
+            // Whole batches of one frame run in a tight loop; the tail joins the next frames'.
+            let bulk = data.len() / BULK * BULK;
+            let (head, tail) = data.split_at_mut(bulk);
+            if head.is_empty() {
+                // Small frame: all of it goes to the batches across frames.
+            } else if key.rounds() == 14 {
+                ctr_bulk::<14>(&round_keys::<14>(key), iv, head);
+            } else {
+                ctr_bulk::<10>(&round_keys::<10>(key), iv, head);
+            }
+            tail.chunks_mut(64).enumerate().map(move |(g, chunk)| (key, *iv, bulk / 64 + g, chunk))
+        })
         .peekable();
     while let Some(first) = groups.next() {
         let key = first.0;
@@ -146,6 +178,31 @@ fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12],
     }
 }
 
+/// Octets of one CTR batch (eight registers).
+const BULK: usize = 64 * WAYS;
+
+/// CTR over whole batches of one frame from counter 2 (`data.len()` a multiple of [`BULK`]).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
+fn ctr_bulk<const R: usize>(rk: &[__m512i; 15], iv: &[u8; 12], data: &mut [u8]) {
+    let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+    let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
+    let base = _mm512_broadcast_i32x4(iv_block(iv));
+    let mut c = _mm512_add_epi32(base, _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
+    for chunk in data.chunks_exact_mut(BULK) {
+        let mut x = [_mm512_setzero_si512(); WAYS];
+        for x in x.iter_mut() {
+            *x = _mm512_shuffle_epi8(c, swap);
+            c = _mm512_add_epi32(c, four);
+        }
+        let ks = encrypt::<R>(rk, x);
+        for (k, at) in ks.iter().zip(chunk.chunks_exact_mut(64)) {
+            let v = _mm512_xor_si512(*k, load512(at));
+            store512(at, v);
+        }
+    }
+}
+
 /// Keystream for up to eight groups of one key, XORed into their octets.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
@@ -156,7 +213,7 @@ fn ctr_batch<const R: usize>(rk: &[__m512i; 15], batch: &mut [Option<Group<'_>>;
     for (x, g) in x.iter_mut().zip(batch.iter()) {
         if let Some((_, iv, index, _)) = g {
             // Lane l of group g holds counter 2 + 4g + l, little-endian in dword 3 until swapped.
-            let iv = _mm512_broadcast_i32x4(load128(&portable::counter_block(iv, 0)));
+            let iv = _mm512_broadcast_i32x4(iv_block(iv));
             let first = _mm512_maskz_set1_epi32(0x8888, (2 + 4 * index) as i32);
             *x = _mm512_shuffle_epi8(_mm512_add_epi32(iv, _mm512_add_epi32(first, lanes)), swap);
         }
@@ -190,6 +247,45 @@ fn interleave(x: &mut [__m512i; WAYS]) {
             inout(zmm_reg) x[4], inout(zmm_reg) x[5], inout(zmm_reg) x[6], inout(zmm_reg) x[7],
             options(pure, nomem, nostack, preserves_flags),
         );
+    }
+}
+
+/// `J0 = IV ‖ 0^31 ‖ 1` (NIST SP 800-38D 7.1), built in a register.
+#[inline]
+#[target_feature(enable = "sse4.1")]
+fn j0(iv: &[u8; 12]) -> __m128i {
+    _mm_insert_epi32(iv_block(iv), 0x0100_0000, 3)
+}
+
+/// `IV ‖ 0^32`, built in a register (a load of a block written just before by smaller stores
+/// would wait for store forwarding to fail).
+#[inline]
+#[target_feature(enable = "sse4.1")]
+fn iv_block(iv: &[u8; 12]) -> __m128i {
+    // SAFETY: `iv` is 12 readable octets; `loadl` reads the first 8.
+    let lo = unsafe { _mm_loadl_epi64(iv.as_ptr().cast()) };
+    _mm_insert_epi32(lo, i32::from_le_bytes([iv[8], iv[9], iv[10], iv[11]]), 2)
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn insert_lane(v: __m512i, x: __m128i, lane: usize) -> __m512i {
+    match lane {
+        0 => _mm512_inserti32x4(v, x, 0),
+        1 => _mm512_inserti32x4(v, x, 1),
+        2 => _mm512_inserti32x4(v, x, 2),
+        _ => _mm512_inserti32x4(v, x, 3),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn extract_lane(v: __m512i, lane: usize) -> __m128i {
+    match lane {
+        0 => _mm512_extracti32x4_epi32(v, 0),
+        1 => _mm512_extracti32x4_epi32(v, 1),
+        2 => _mm512_extracti32x4_epi32(v, 2),
+        _ => _mm512_extracti32x4_epi32(v, 3),
     }
 }
 
@@ -293,7 +389,10 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
     let mut g = Ghash::new(key, total);
     g.segment(aad);
     g.segment(ct);
-    g.segment(&ghash::lengths_block(aad.len(), ct.len()));
+    // The lengths block, built in a register: as a POLYVAL element it is
+    // `len(A) · 2^64 + len(C)` in bits.
+    let lengths = _mm_set_epi64x((aad.len() as u64 * 8) as i64, (ct.len() as u64 * 8) as i64);
+    g.last_block(lengths);
     let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
 }
@@ -336,6 +435,13 @@ impl<'k> Ghash<'k> {
             off += n;
         }
         *self = g;
+    }
+
+    /// Absorbs one block given as a POLYVAL element.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+    fn last_block(&mut self, x: __m128i) {
+        self.group(_mm512_zextsi128_si512(x), 1);
     }
 
     /// Absorbs `blocks` (1..=4, at most `p`) byte-reversed blocks, unused lanes zero.
