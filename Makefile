@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-rust test-e2e test-lag test-mka test-demo test-deploy test-peer demo bench lint fmt clean
+.PHONY: all deps build test test-rust test-e2e test-lag test-mka test-faults test-demo test-deploy test-peer demo bench soak lint fmt clean
 
 all: build
 
@@ -16,7 +16,7 @@ build: deps
 
 # Unit, vector, property and DPDK tests, then pcap-decrypt against captures made live with the
 # real peer (Linux macsec in a VM, ../shared/peer) when it is there.
-test: deps lint test-rust test-e2e test-lag test-mka test-demo test-deploy test-peer
+test: deps lint test-rust test-e2e test-lag test-mka test-faults test-demo test-deploy test-peer
 
 test-rust:
 	$(CARGO) test --workspace --no-fail-fast
@@ -33,6 +33,11 @@ test-lag:
 test-mka:
 	./control/tests/e2e/mka.sh
 
+# Faults with traffic: PN threshold rekeys, link flap, full disk, unreadable key store, silent
+# peer under should_encrypt, hardened processes.
+test-faults:
+	./control/tests/e2e/faults.sh
+
 # promtool, systemd-analyze, JSON, Python syntax, example configs.
 test-deploy:
 	./deploy/check.sh
@@ -47,6 +52,11 @@ test-peer:
 
 demo: deps
 	./deploy/demo.sh
+
+# Not in CI: 10 minutes (SOAK_MINUTES) of traffic with a rekey every second and a CAK rotation
+# every minute; zero loss, flat memory, no MKA flap.
+soak: deps
+	./deploy/soak.sh
 
 bench: deps
 	$(CARGO) run --release -p macsec-bench

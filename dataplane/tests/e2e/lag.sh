@@ -22,12 +22,13 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; 
 metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
 trap 'lab_down 2>/dev/null || true' EXIT INT TERM
 
-# The lab of deploy/lib/lab.sh with a second wire veth pair: a_wire0 ══ b_wire0, a_wire1 ══ b_wire1.
+# The lab of deploy/lib/lab.sh with three wire veth pairs a_wireM ══ b_wireM (M = 0, 1, 2); the
+# LAG starts with members 0 and 1, member 2 is added later.
 lag_up() {
     lab_up
     ip -n "$(lab_ns dA)" link del a_wire
     local m
-    for m in 0 1; do
+    for m in 0 1 2; do
         ip link add "a_wire$m" netns "$(lab_ns dA)" address "02:00:00:00:0$m:0a" mtu 1600 type veth \
             peer name "b_wire$m" netns "$(lab_ns dB)" address "02:00:00:00:0$m:0b" mtu 1600
         ip -n "$(lab_ns dA)" link set "a_wire$m" up
@@ -35,10 +36,12 @@ lag_up() {
     done
 }
 
-# lag_config SIDE PRIO [SPEED1]: a LAG connection over both wire pairs; the host port has one
-# queue pair per member.
+# lag_config SIDE PRIO [SPEED1]: a LAG connection over $MEMBERS wire pairs; the host port has
+# one queue pair per member.
+MEMBERS=2
 lag_config() {
-    local side=$1 l=${1,,} f="$LAB_DIR/$1.toml"
+    local side=$1 l=${1,,} f="$LAB_DIR/$1.toml" third=""
+    [ "$MEMBERS" = 3 ] && third="{ device = \"net_af_packet3,iface=${l}_wire2,framecnt=4096\", speed_gbps = 10 },"
     cat > "$f" <<CONF
 [eal]
 lcores = "$([ "$side" = A ] && echo 0@0,1@1 || echo 0@1,1@0)"
@@ -59,10 +62,11 @@ listen = "127.0.0.1:9464"
 
 [[connections]]
 id = "$LAG"
-host_port = "net_af_packet0,iface=${l}_host,qpairs=2,framecnt=4096"
+host_port = "net_af_packet0,iface=${l}_host,qpairs=$MEMBERS,framecnt=4096"
 wire_ports = [
   { device = "net_af_packet1,iface=${l}_wire0,framecnt=4096", speed_gbps = 10 },
   { device = "net_af_packet2,iface=${l}_wire1,framecnt=4096", speed_gbps = ${3:-10} },
+  $third
 ]
 cipher_suite = "gcm-aes-xpn-256"
 encryption_mode = "must_encrypt"
@@ -73,8 +77,8 @@ CONF
 }
 
 describe() { lab_ctl "$1" describe-connections; }
-members_up() { # SIDE: both members report Encryption Up
-    [ "$(describe "$1" | jq '[.connections[0].members[] | select(.portEncryptionStatus == "Encryption Up")] | length')" = 2 ]
+members_up() { # SIDE: every member reports Encryption Up
+    [ "$(describe "$1" | jq '[.connections[0].members[] | select(.portEncryptionStatus == "Encryption Up")] | length')" = "$MEMBERS" ]
 }
 wait_members_up() { local i; for i in $(seq $(( $2 * 5 ))); do members_up "$1" && return 0; sleep 0.2; done; return 1; }
 encrypted() { metric macsec_tx_sc_out_pkts_encrypted_total "$1" "member=\"$2\""; }
@@ -131,9 +135,16 @@ check "both members carried flows (each > 10% of the frames)" eval '[ $(( d0 * 1
 echo "lag-e2e: --- member 1's link goes down: its flows move, member 0 keeps its SAs"
 m0_before=$(describe A | jq -c '.connections[0].members[0] | {an, kn, sci}')
 ip -n "$(lab_ns dA)" link set a_wire1 down
-sleep 1
-check "A takes member 1 out of the LAG" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 0"'
-check "B takes member 1 out too (no carrier)" eval 'lab_metrics B | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 0"'
+active() { # SIDE MEMBER VALUE: polls up to 5 s for macsec_lag_member_active to read VALUE
+    local i
+    for i in $(seq 25); do
+        lab_metrics "$1" | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"$2\"} $3" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+check "A takes member 1 out of the LAG" active A 1 0
+check "B takes member 1 out too (no carrier)" active B 1 0
 check "the dataplane logs why" grep -q "member 1 (net_af_packet2,iface=a_wire1,framecnt=4096): link down" "$LAB_DIR/A.err"
 sleep 1.5
 e0=$(encrypted A 0); e1=$(encrypted A 1)
@@ -149,8 +160,7 @@ check "ping across the remaining member" ip netns exec "$(lab_ns hA)" ping -c 3 
 echo "lag-e2e: --- member 1 comes back and re-secures"
 ip -n "$(lab_ns dA)" link set a_wire1 up
 check "both members secured again" eval 'wait_members_up A 40 && wait_members_up B 40'
-for _ in $(seq 20); do lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1" && break; sleep 0.2; done
-check "member 1 carries traffic again" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1"'
+check "member 1 carries traffic again" active A 1 1
 
 echo "lag-e2e: --- CAK rotation on the LAG id during traffic: hitless on both members"
 sleep 1.5
@@ -176,6 +186,20 @@ check "every frame A encrypted was validated OK by B, nothing dropped" eval '[ "
 check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid during the rotation" eval '[ "$(errors A)" = "$err_a" ] && [ "$(errors B)" = "$err_b" ]'
 check "only the new key is left, on both members" \
     test "$(describe A | jq -r '[.connections[0].macSecKeys[].ckn] | join(",")') $(describe A | jq -r .connections[0].portEncryptionStatus)" = "$CKN2 Encryption Up"
+
+echo "lag-e2e: --- a member added to the LAG gets the LAG's keys"
+for side in A B; do
+    eval "cpid=\$LAB_CPID_$side"; kill -TERM "$cpid" 2>/dev/null || true; wait "$cpid" 2>/dev/null || true
+    lab_stop "$side"
+done
+MEMBERS=3
+CFG_A=$(lag_config A 16); CFG_B=$(lag_config B 32)
+lab_start A "$BIN" "$CFG_A"; lab_start B "$BIN" "$CFG_B"
+lab_start_control A "$CBIN" "$CFG_A"; lab_start_control B "$CBIN" "$CFG_B"
+check "all 3 members secured from the stored LAG key, nothing re-associated" eval 'wait_members_up A 40 && wait_members_up B 40'
+check "the new member uses the LAG's key" \
+    test "$(describe A | jq -r '.connections[0] | "\(.numberOfConnections) \([.macSecKeys[] | select(.inUse) | .ckn] | join(","))"')" = "3 $CKN2"
+check "ping across the 3-member LAG" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
 
 lab_down
 trap - EXIT
