@@ -82,7 +82,7 @@ struct Output {
     crypto: Vec<crypto::CryptoResult>,
     crypto_ratios: Vec<report::Ratio>,
     secy: Vec<secy::SecyResult>,
-    dataplane: Vec<dataplane::SetupResult>,
+    dataplane: dataplane::DataplaneReport,
     scaling: Option<scaling::Scaling>,
     targets: Vec<targets::Target>,
 }
@@ -133,7 +133,7 @@ fn main() {
         crypto: Vec::new(),
         crypto_ratios: Vec::new(),
         secy: Vec::new(),
-        dataplane: Vec::new(),
+        dataplane: dataplane::DataplaneReport::default(),
         scaling: None,
         targets: Vec::new(),
     };
@@ -179,7 +179,7 @@ fn main() {
         out.dataplane = dataplane::run(&dataplane::setups(), &o);
     }
     if args.parts.iter().any(|p| p == "scaling") {
-        if out.dataplane.is_empty() && out.secy.is_empty() {
+        if out.dataplane.setups.is_empty() && out.secy.is_empty() {
             out.notes.push("scaling: needs the dataplane and/or secy parts in the same run".into());
         } else {
             out.scaling = Some(scaling::compute(&out.dataplane, &out.secy));
@@ -252,8 +252,11 @@ fn print_human(o: &Output) {
     if !o.secy.is_empty() {
         print!("{}", report::secy_table(&o.secy));
     }
-    if !o.dataplane.is_empty() {
-        print!("{}", report::dataplane_table(&o.dataplane));
+    if !o.dataplane.setups.is_empty() {
+        print!("{}", report::dataplane_table(&o.dataplane.setups));
+    }
+    if !o.dataplane.capacity.is_empty() {
+        print!("{}", report::capacity_table(&o.dataplane.capacity));
     }
     if let Some(s) = &o.scaling {
         print!("{}", report::scaling_table(s));

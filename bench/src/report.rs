@@ -248,6 +248,30 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
     s
 }
 
+pub fn capacity_table(rows: &[crate::dataplane::capacity::Capacity]) -> String {
+    let mut s = String::from(
+        "\nmacsec-dataplane capacity, 1 worker: null ports instead of the generator (protect), or a send-only\n\
+         generator (validate); rate from the dataplane's own tx counters\n",
+    );
+    for c in rows {
+        let _ = write!(
+            s,
+            "{:<8} {:>5} B: {:6.2} Mpps {:6.2} Gbps (worker got {:3.0}% of its CPU; runs {:?})",
+            c.direction,
+            c.size,
+            c.mpps,
+            c.gbps,
+            c.worker_cpu_share * 100.0,
+            c.runs_mpps.iter().map(|x| (x * 100.0).round() / 100.0).collect::<Vec<_>>()
+        );
+        if let Some(e) = &c.error {
+            let _ = write!(s, " ERROR: {e}");
+        }
+        let _ = writeln!(s);
+    }
+    s
+}
+
 pub fn scaling_table(sc: &Scaling) -> String {
     let mut s = String::from(
         "\nscaling: worker cores per direction for line rate (wire side, + 32 B MACsec + 20 B preamble/IFG)\n",

@@ -6,7 +6,7 @@
 //! inter-frame gap add 20). The wire side is the tighter one, so this is the rate each
 //! direction has to sustain.
 
-use crate::dataplane::SetupResult;
+use crate::dataplane::{DataplaneReport, SetupResult};
 use crate::secy::SecyResult;
 
 #[derive(Debug, serde::Serialize)]
@@ -38,7 +38,7 @@ pub struct Scaling {
 }
 
 /// Mean frame length of a size label ("64", "1518", "IMIX").
-fn mean_len(size: &str) -> Option<f64> {
+pub fn mean_len(size: &str) -> Option<f64> {
     match size {
         "IMIX" => Some((7.0 * 64.0 + 4.0 * 594.0 + 1518.0) / 12.0),
         s => s.parse().ok(),
@@ -65,8 +65,12 @@ fn needed(source: &str, direction: &str, size: &str, per_core_mpps: f64) -> Opti
 
 const SIZES: [&str; 3] = ["64", "1518", "IMIX"];
 
-pub fn compute(dp: &[SetupResult], secy: &[SecyResult]) -> Scaling {
+pub fn compute(report: &DataplaneReport, secy: &[SecyResult]) -> Scaling {
+    let dp = &report.setups;
     let mut s = Scaling::default();
+    for c in report.capacity.iter().filter(|c| c.error.is_none()) {
+        s.cores.extend(needed("dataplane capacity (null ports), per worker", &c.direction, &c.size, c.mpps));
+    }
     for (dir, protect) in [("protect", true), ("validate", false)] {
         let one = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == 1);
         let two = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == 2);

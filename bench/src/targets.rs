@@ -1,7 +1,7 @@
 //! The targets of issue 7, judged from this run's numbers (same-run ratios).
 
 use crate::crypto::{CryptoResult, REFERENCES};
-use crate::dataplane::SetupResult;
+use crate::dataplane::DataplaneReport;
 use crate::secy::SecyResult;
 
 #[derive(Debug, serde::Serialize)]
@@ -17,7 +17,7 @@ fn t(target: String, value: f64, goal: f64, detail: String) -> Target {
     Target { target, value, goal, met: value >= goal, detail }
 }
 
-pub fn judge(crypto: &[CryptoResult], secy: &[SecyResult], dp: &[SetupResult]) -> Vec<Target> {
+pub fn judge(crypto: &[CryptoResult], secy: &[SecyResult], dp: &DataplaneReport) -> Vec<Target> {
     let mut out = Vec::new();
     engine_vs_references(crypto, &mut out);
     secy_vs_engine(secy, &mut out);
@@ -73,7 +73,11 @@ fn secy_vs_engine(secy: &[SecyResult], out: &mut Vec<Target>) {
 
 /// One worker end to end against the raw engine on the same frames (1518 B), and 64 B in Mpps;
 /// one SA's decrypt with 2 workers against 1.
-fn dataplane_vs_engine(secy: &[SecyResult], dp: &[SetupResult], out: &mut Vec<Target>) {
+fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut Vec<Target>) {
+    let dp = &report.setups;
+    let cap = |dir: &str, size: &str| {
+        report.capacity.iter().find(|c| c.direction == dir && c.size == size && c.error.is_none()).map(|c| c.mpps)
+    };
     let max = |protect: bool, workers: usize, size: &str| {
         dp.iter()
             .find(|r| r.setup.protect == protect && r.setup.workers == workers)
@@ -92,8 +96,19 @@ fn dataplane_vs_engine(secy: &[SecyResult], dp: &[SetupResult], out: &mut Vec<Ta
                 format!("{d:.2} Mpps vs {} {:.2} Mpps on the same User Data", raw.raw_implementation, raw.raw_mpps),
             ));
         }
+        if let (Some(c), Some(raw)) = (cap(stage, "1518"), raw) {
+            out.push(t(
+                format!("dataplane capacity {stage} 1518 B vs raw engine"),
+                c / raw.raw_mpps,
+                0.75,
+                format!("{c:.2} Mpps (null ports) vs {} {:.2} Mpps", raw.raw_implementation, raw.raw_mpps),
+            ));
+        }
         if let Some(d) = max(protect, 1, "64") {
-            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, format!("{d:.2} Mpps")));
+            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, format!("{d:.2} Mpps over memif")));
+        }
+        if let Some(c) = cap(stage, "64") {
+            out.push(t(format!("dataplane capacity {stage} 64 B, Mpps"), c, 15.0, format!("{c:.2} Mpps (null ports)")));
         }
     }
     for size in ["64", "1518", "IMIX"] {

@@ -44,6 +44,9 @@ pub struct GenArgs {
     pub sak: Vec<u8>,
     pub rekey: Option<String>,
     pub connection: String,
+    /// Only send (one `max` phase per size, nothing received): the dataplane's own counters
+    /// measure; `host_dev` may then be `none`.
+    pub tx_only: bool,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize, Clone)]
@@ -93,8 +96,13 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
         sak: vec![0x42; 32],
         rekey: None,
         connection: "dxcon-bench".into(),
+        tx_only: false,
     };
     while let Some(k) = it.next() {
+        if k == "--tx-only" {
+            a.tx_only = true;
+            continue;
+        }
         let v = it.next().ok_or(format!("gen: {k} needs a value"))?;
         match k.as_str() {
             "--cpu" => a.cpu = v.parse().map_err(|_| "gen: --cpu N")?,
@@ -153,6 +161,8 @@ struct Gen {
     tx_port: Port,
     rx_port: Port,
     protect: bool,
+    /// Poll the receive port (false: send only).
+    rx: bool,
     hz: f64,
     sent_at: Vec<u64>,
 }
@@ -160,36 +170,32 @@ struct Gen {
 pub fn main(a: GenArgs) -> Result<(), String> {
     let prefix = format!("mbgen{}", std::process::id());
     let cpu = a.cpu.to_string();
-    let args = [
-        "macsec-bench-gen",
-        "-l",
-        &cpu,
-        "--no-pci",
-        "--no-huge",
-        "-m",
-        "1024",
-        "--file-prefix",
-        &prefix,
-        "--log-level",
-        "lib.eal:error",
-        "--vdev",
-        &a.host_dev,
-        "--vdev",
-        &a.wire_dev,
-    ];
+    let mut args: Vec<&str> =
+        vec!["macsec-bench-gen", "-l", &cpu, "--no-pci", "--no-huge", "-m", "1024", "--file-prefix", &prefix];
+    args.extend(["--log-level", "lib.eal:error", "--vdev", &a.wire_dev]);
+    let with_host = a.host_dev != "none";
+    if with_host {
+        args.extend(["--vdev", &a.host_dev]);
+    }
     let _eal = Eal::init(&args).map_err(|e| e.to_string())?;
     let pool = Mempool::new("gen", 32767).map_err(|e| e.to_string())?;
-    let host = open_port(&a.host_dev, &pool)?;
     let wire = open_port(&a.wire_dev, &pool)?;
+    let host = if with_host { open_port(&a.host_dev, &pool)? } else { wire };
     wait_link(&[host, wire])?;
     let (tx_port, rx_port) = if a.protect { (host, wire) } else { (wire, host) };
-    let mut g = Gen { pool, tx_port, rx_port, protect: a.protect, hz: tsc_hz() as f64, sent_at: vec![0; SLOTS] };
+    let mut g =
+        Gen { pool, tx_port, rx_port, protect: a.protect, rx: true, hz: tsc_hz() as f64, sent_at: vec![0; SLOTS] };
     let mut ctl = match &a.rekey {
         Some(path) => Some(Ctl::connect(path)?),
         None => None,
     };
     for &size in &a.sizes {
         let t = templates(&a, size)?;
+        if a.tx_only {
+            g.rx = false;
+            emit(&g.phase("txonly", size, &t, 0.0, a.secs, &mut None, &a)?);
+            continue;
+        }
         g.phase("warmup", size, &t, 0.0, 0.3, &mut None, &a)?;
         let max = g.phase("max", size, &t, 0.0, a.secs, &mut None, &a)?;
         let rate = max.mpps * 1e6 / 2.0;
@@ -325,6 +331,9 @@ impl Gen {
     }
 
     fn receive(&mut self, p: &mut Phase, hist: &mut Histogram<u64>) {
+        if !self.rx {
+            return;
+        }
         let mut rx = MbufBurst::new();
         if self.rx_port.rx_burst(0, &mut rx) == 0 {
             return;

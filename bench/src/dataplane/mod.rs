@@ -4,6 +4,7 @@
 //! dataplane's service lcore (which sleeps between 0.5 ms ticks) share CPU 0. With 2 workers
 //! the second worker lcore shares CPU 0 as well, so that speed-up is a lower bound.
 
+pub mod capacity;
 pub mod ctl;
 pub mod gen;
 
@@ -95,8 +96,24 @@ impl Drop for RrTimeslice {
     }
 }
 
-pub fn run(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
+/// Everything the dataplane part measured.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct DataplaneReport {
+    pub setups: Vec<SetupResult>,
+    pub capacity: Vec<capacity::Capacity>,
+}
+
+pub fn run(setups: &[Setup], o: &DpOptions) -> DataplaneReport {
     let _rr = RrTimeslice::set(o.realtime);
+    let setups = run_setups(setups, o);
+    let capacity = match dataplane_binary() {
+        Ok(bin) => capacity::run(&bin, o),
+        Err(_) => Vec::new(),
+    };
+    DataplaneReport { setups, capacity }
+}
+
+fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
     let bin = match dataplane_binary() {
         Ok(b) => b,
         Err(e) => {
@@ -271,14 +288,20 @@ fn metrics_port(n: usize) -> u16 {
     19464 + (n % 1000) as u16
 }
 
+/// The dataplane's Prometheus text, or `None` while it does not answer.
+fn scrape(port: u16) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
 /// Non-zero `*drop*` counters from the dataplane's Prometheus endpoint.
 fn drop_counters(port: u16) -> Vec<(String, f64)> {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else { return Vec::new() };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let _ = s.write_all(b"GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
+    let text = scrape(port).unwrap_or_default();
     text.lines()
         .filter(|l| !l.starts_with('#') && (l.contains("drop") || l.contains("not_valid") || l.contains("late")))
         .filter_map(|l| l.rsplit_once(' '))
