@@ -206,11 +206,14 @@ fn operator_one(bytes: &[u8]) {
         assert_eq!(serde_json::to_string(&back).unwrap(), again);
     }
     for t in [text.as_ref(), text.trim()] {
+        // What must never come back is key material: a run of hex digits (the error's own words
+        // can contain short inputs such as " expected ").
+        let keyish = t.len() >= 8 && t.chars().all(|c| c.is_ascii_hexdigit());
         if let Err(e) = Cak::from_hex(t) {
-            assert!(t.len() < 8 || !e.to_string().contains(t), "CAK error echoes its input");
+            assert!(!keyish || !e.to_string().contains(t), "CAK error echoes its input");
         }
         if let Err(e) = Ckn::from_hex(t) {
-            assert!(t.len() < 8 || !e.to_string().contains(t));
+            assert!(!keyish || !e.to_string().contains(t));
         }
     }
 }
