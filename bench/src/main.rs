@@ -4,11 +4,12 @@
 //! 100G/400G from the measured per-core figures).
 //!
 //! ```text
-//! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N] [--rt]
+//! macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--json-out PATH] [--runs N] [--cpu N] [--rt]
 //! ```
 //! `--rt` runs this process (after EAL pinned it to `--cpu`), the generator and the dataplane
 //! SCHED_RR, ahead of everything else on a shared machine (the kernel keeps 5% for others).
-//! The human table goes to stdout (JSON with `--json`); progress goes to stderr.
+//! The human table goes to stdout (JSON instead with `--json`, JSON to a file as well with
+//! `--json-out`); progress goes to stderr.
 #![forbid(unsafe_code)]
 
 mod clock;
@@ -32,6 +33,7 @@ struct Args {
     runs: usize,
     cpu: usize,
     realtime: bool,
+    json_out: Option<String>,
 }
 
 const PARTS: [&str; 4] = ["crypto", "secy", "dataplane", "scaling"];
@@ -44,6 +46,7 @@ fn parse_args() -> Result<Args, String> {
         runs: 0,
         cpu: 0,
         realtime: false,
+        json_out: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -58,10 +61,11 @@ fn parse_args() -> Result<Args, String> {
             "--quick" => a.quick = true,
             "--json" => a.json = true,
             "--rt" => a.realtime = true,
+            "--json-out" => a.json_out = Some(it.next().ok_or("--json-out needs a path")?),
             "--runs" => a.runs = it.next().and_then(|v| v.parse().ok()).ok_or("--runs needs a number ≥ 1")?,
             "--cpu" => a.cpu = it.next().and_then(|v| v.parse().ok()).ok_or("--cpu needs a CPU number")?,
             "-h" | "--help" => {
-                println!("macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--runs N] [--cpu N] [--rt]");
+                println!("macsec-bench [--only crypto,secy,dataplane,scaling] [--quick] [--json] [--json-out PATH] [--runs N] [--cpu N] [--rt]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -186,6 +190,12 @@ fn main() {
         }
     }
     out.targets = targets::judge(&out.crypto, &out.secy, &out.dataplane);
+    if let Some(path) = &args.json_out {
+        let j = serde_json::to_string_pretty(&out).unwrap_or_default();
+        if let Err(e) = std::fs::write(path, j) {
+            eprintln!("macsec-bench: --json-out {path}: {e}");
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&out) {
             Ok(j) => println!("{j}"),
