@@ -1,15 +1,17 @@
 #!/bin/bash
 # End-to-end tests of macsec-control with two appliances (deploy/lib/lab.sh): operator input
 # errors change nothing, keys never leak, the key store is sealed and 0600, the sockets refuse
-# other uids, kill -9 of control keeps traffic encrypted, a dataplane restart is re-secured, and
-# a silent peer takes the SAs down (must_encrypt then drops). Bounded; cleans up by pid/netns.
+# other uids, kill -9 of control keeps traffic encrypted, a dataplane restart is re-secured, a
+# silent peer takes the SAs down (must_encrypt then drops), and disassociating the last key of a
+# must_encrypt connection makes it should_encrypt (traffic then passes in clear). Bounded;
+# cleans up by pid/netns.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../../.." && pwd)"
 cd "$ROOT"
 source deploy/lib/lab.sh
 cargo build -q --release -p macsec-dataplane -p macsec-control
-BIN="$ROOT/target/release/macsec-dataplane"; CBIN="$ROOT/target/release/macsec-control"
-LAB_CTL="$ROOT/target/release/macsecctl"
+TGT="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+BIN="$TGT/macsec-dataplane"; CBIN="$TGT/macsec-control"; LAB_CTL="$TGT/macsecctl"
 CKN=$(printf 'c1%.0s' $(seq 32)); CAK=$(printf '5a%.0s' $(seq 31))77
 pass=0; fail=0
 ok() { echo "mka-e2e: ok: $*"; pass=$((pass + 1)); }
@@ -36,6 +38,22 @@ out=$(lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN" --
 check "a stored key is immutable (re-associate refused): $out" grep -q "already associated" <<<"$out"
 check "MKA secured on both" eval 'lab_wait_up A 30 && lab_wait_up B 30'
 check "ping across" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
+out=$(lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN" --cak "$(printf 'zz%.0s' $(seq 32))" 2>&1) && bad "non-hex CAK accepted" || true
+check "non-hex CAK refused, naming the field: $out" grep -q "^macsecctl: cak: expected hex digits" <<<"$out"
+check "non-hex CAK not echoed" eval '! grep -q zzzz <<<"$out"'
+# Keys 2 and 3: CAKs B does not have (newer, never secured: key 1 stays in use), then a 4th.
+nkeys() { lab_ctl A describe-connections | jq '.connections[0].macSecKeys | length'; }
+for k in c2 c3; do lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$(printf "$k%.0s" $(seq 32))" --cak "$CAK" >/dev/null; done
+check "three keys associated" test "$(nkeys)" -eq 3
+out=$(lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$(printf 'c4%.0s' $(seq 32))" --cak "$CAK" 2>&1) && bad "4th key accepted" || true
+check "a 4th key refused: $out" grep -q "already has 3 keys; disassociate one first" <<<"$out"
+check "the key count stays 3" test "$(nkeys)" -eq 3
+check "the store holds 3 keys" test "$(jq '.keys | length' "$LAB_DIR/A.store/keystore.json")" -eq 3
+check "key 1 stays in use while the newer keys never secure" \
+    test "$(lab_ctl A describe-connections | jq -r --arg c "$CKN" '.connections[0].macSecKeys[] | select(.ckn == $c) | .inUse')" = true
+check "ping across with 3 keys" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
+for k in c2 c3; do lab_ctl A disassociate-mac-sec-key --connection-id dxcon-laba --ckn "$(printf "$k%.0s" $(seq 32))" >/dev/null; done
+check "back to one key" test "$(nkeys)" -eq 1
 
 echo "mka-e2e: --- key hygiene"
 store="$LAB_DIR/A.store/keystore.json"
@@ -80,6 +98,25 @@ sleep 1.5
 check "host frames dropped by must_encrypt, not sent in clear" test "$(metric macsec_policy_drops_total A 'direction="host_to_wire"')" -gt "$before"
 kill -CONT "$LAB_CPID_B"
 check "the peer comes back: secured again" lab_wait_up A 30
+
+echo "mka-e2e: --- the last key of a must_encrypt connection is disassociated: should_encrypt"
+mode() { lab_ctl "$1" describe-connections | jq -r '.connections[0].encryptionMode'; }
+check "A is must_encrypt with its key" test "$(mode A)" = must_encrypt
+out=$(lab_ctl A disassociate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN" 2>&1)
+check "disassociate warns that the mode changed: $out" grep -q "encryption mode is now should_encrypt" <<<"$out"
+lab_ctl B disassociate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN" >/dev/null 2>&1
+check "describe-connections: A is should_encrypt" test "$(mode A)" = should_encrypt
+check "describe-connections: B is should_encrypt" test "$(mode B)" = should_encrypt
+check "no key left, Encryption Down" \
+    test "$(lab_ctl A describe-connections | jq -r '.connections[0] | "\(.macSecKeys | length) \(.portEncryptionStatus)"')" = "0 Encryption Down"
+for i in $(seq 30); do ip netns exec "$(lab_ns hA)" ping -c 1 -W 1 -q 10.77.0.2 >/dev/null 2>&1 && break; sleep 0.5; done
+wire="$LAB_DIR/clear.pcap"
+timeout 20 ip netns exec "$(lab_ns dA)" tcpdump -i a_wire -nn -U -c 4 -w "$wire" icmp >/dev/null 2>"$LAB_DIR/tcpdump.err" &
+tcpd=$!
+for i in $(seq 50); do grep -q "listening on" "$LAB_DIR/tcpdump.err" 2>/dev/null && break; sleep 0.2; done
+check "pings pass without keys" ip netns exec "$(lab_ns hA)" ping -c 10 -i 0.2 -W 2 -q 10.77.0.2
+wait "$tcpd" 2>/dev/null || true
+check "the pings crossed the wire in clear (ICMP seen on a_wire)" test "$(tcpdump -r "$wire" -nn icmp 2>/dev/null | wc -l)" -ge 2
 
 echo "mka-e2e: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
