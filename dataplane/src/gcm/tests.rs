@@ -189,6 +189,27 @@ fn every_path_random_lengths_to_9216() {
 }
 
 #[test]
+fn every_path_long_aad() {
+    // AAD of more than 32 blocks: its GHASH chunks do not end where the data's batches start.
+    let mut rng = Rng(4);
+    let keys = keys(&mut rng);
+    let mut cases = Vec::new();
+    for aad_len in [496, 511, 512, 513, 600, 1024, 2000] {
+        for len in [0, 15, 64, 511, 512, 513, 1500, 4096] {
+            let key = rng.below(keys.len());
+            let iv: [u8; 12] = rng.bytes(12).try_into().unwrap();
+            let (aad, plain) = (rng.bytes(aad_len), rng.bytes(len));
+            let mut cipher = plain.clone();
+            let tag = ring_seal(&keys[key], &iv, &aad, &mut cipher);
+            cases.push(Case { key, iv, aad, plain, cipher, tag });
+        }
+    }
+    for path in Engine::available() {
+        check_engine(Engine::with_path(path).unwrap(), &mut rng, &keys, &cases);
+    }
+}
+
+#[test]
 fn every_path_small_frame_bursts() {
     // Full bursts of MACsec-sized frames with SecTAG-sized AAD: the batching layouts.
     let mut rng = Rng(3);

@@ -429,12 +429,43 @@ impl<'k> Ghash<'k> {
         let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
         let mut off = 0;
         while off < bytes.len() {
+            if g.p == MAX_POWERS && bytes.len() - off >= 16 * MAX_POWERS {
+                g.chunk(&bytes[off..off + 16 * MAX_POWERS], rev);
+                off += 16 * MAX_POWERS;
+                continue;
+            }
             let n = (bytes.len() - off).min(64).min(16 * g.p);
             let x = if n == 64 { load512(&bytes[off..]) } else { load_partial(bytes, off, n) };
             g.group(_mm512_shuffle_epi8(x, rev), n.div_ceil(16));
             off += n;
         }
         *self = g;
+    }
+
+    /// Absorbs a whole chunk of 32 blocks (`p == 32`): eight registers against the fixed powers
+    /// `H^32..H^1`, then the reduction.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+    fn chunk(&mut self, bytes: &[u8], rev: __m512i) {
+        let (htab, hkar) = (self.key.htab().as_flattened(), self.key.hkar().as_flattened());
+        let (mut lo, mut mid, mut hi) = (self.lo, self.mid, self.hi);
+        for (i, block) in bytes.chunks_exact(64).enumerate() {
+            let mut x = _mm512_shuffle_epi8(load512(block), rev);
+            if i == 0 {
+                x = _mm512_xor_si512(x, _mm512_zextsi128_si512(self.acc));
+            }
+            let h = load512(&htab[64 * i..]);
+            let k = load512(&hkar[64 * i..]);
+            lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, h, 0x00));
+            hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, h, 0x11));
+            let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+            mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(xm, k, 0x00));
+        }
+        self.acc = reduce(lo, mid, hi);
+        let z = _mm512_setzero_si512();
+        (self.lo, self.mid, self.hi) = (z, z, z);
+        self.rem -= MAX_POWERS;
+        self.p = self.rem.min(MAX_POWERS);
     }
 
     /// Absorbs one block given as a POLYVAL element.
