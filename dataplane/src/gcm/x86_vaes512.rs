@@ -385,8 +385,12 @@ fn encrypt<const R: usize>(rk: &[__m512i; 15], mut b: [__m512i; WAYS]) -> [__m51
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
 fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
-    let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
-    let mut g = Ghash::new(key, total);
+    let a = aad.len().div_ceil(16);
+    let total = a + ct.len().div_ceil(16) + 1;
+    // With a whole chunk of data or more, the AAD gets a chunk of its own, so the data's
+    // chunks start at its first block and take the tight 32-block path.
+    let first = if ct.len() >= 16 * MAX_POWERS && (1..=MAX_POWERS).contains(&a) { a } else { total.min(MAX_POWERS) };
+    let mut g = Ghash::new(key, total, first);
     g.segment(aad);
     g.segment(ct);
     // The lengths block, built in a register: as a POLYVAL element it is
@@ -415,9 +419,9 @@ struct Ghash<'k> {
 impl<'k> Ghash<'k> {
     #[inline]
     #[target_feature(enable = "avx512f")]
-    fn new(key: &'k GcmKeySchedule, total: usize) -> Self {
+    fn new(key: &'k GcmKeySchedule, total: usize, first_chunk: usize) -> Self {
         let z = _mm512_setzero_si512();
-        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: total.min(MAX_POWERS), rem: total }
+        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: first_chunk, rem: total }
     }
 
     /// Absorbs `bytes`, zero-padded to whole blocks, up to four blocks per step.
