@@ -107,7 +107,6 @@ fn once_in(
         wait_for(&dir.join("wire.sock"), &dir.join("wire.sock"))?;
         Some(g)
     };
-    let started = Instant::now();
     let dp = Reaper(
         command(o.realtime, bin)
             .args(["--config", &cfg.display().to_string()])
@@ -127,10 +126,10 @@ fn once_in(
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_secs(1));
-    let (p0, t0) = (counter(port, "packets", out_port), Instant::now());
+    let (p0, t0, w0) = (counter(port, "packets", out_port), Instant::now(), worker_cpu(dp.0.id()).iter().sum::<f64>());
     std::thread::sleep(Duration::from_secs_f64(o.secs));
     let (p1, dt) = (counter(port, "packets", out_port), t0.elapsed().as_secs_f64());
-    let share = worker_cpu(dp.0.id()).iter().sum::<f64>() / started.elapsed().as_secs_f64();
+    let share = (worker_cpu(dp.0.id()).iter().sum::<f64>() - w0) / dt;
     drop(dp);
     if p1 <= p0 {
         return Err(format!("the dataplane sent nothing on its {out_port} port"));

@@ -261,7 +261,6 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     let gen = Reaper(g.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?);
     wait_for(&dir.join("host.sock"), &dir.join("wire.sock"))?;
     let log = std::fs::File::create(dir.join("dp.log")).map_err(|e| e.to_string())?;
-    let started = Instant::now();
     let dp = Reaper(
         command(o.realtime, bin)
             .args(["--config", &cfg.display().to_string()])
@@ -270,11 +269,15 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
             .spawn()
             .map_err(|e| e.to_string())?,
     );
-    let out = wait_gen(gen, Duration::from_secs_f64(30.0 + o.secs * 6.0 * o.sizes.len() as f64))?;
-    let wall = started.elapsed().as_secs_f64();
+    let mut dp = dp;
+    let mut w = WorkerSamples::default();
+    let out = wait_gen(gen, &mut dp, &mut w, Duration::from_secs_f64(30.0 + o.secs * 6.0 * o.sizes.len() as f64))?;
     // The dataplane's worker threads (under chrt, the child of chrt is the dataplane itself).
-    let shares: Vec<f64> = worker_cpu(dp.0.id()).into_iter().map(|c| c / wall).collect();
-    let drops = drop_counters(metrics_port(n));
+    let shares = w.shares();
+    let mut drops = drop_counters(metrics_port(n));
+    if let Some(st) = &w.exited {
+        drops.push((format!("dataplane exited before the end of the run ({st})"), 1.0));
+    }
     drop(dp);
     let phases: Vec<Phase> = out.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
     if phases.is_empty() {
@@ -378,7 +381,47 @@ fn wait_for(a: &Path, b: &Path) -> Result<(), String> {
     Err("the generator's memif sockets did not appear within 5 s".into())
 }
 
-fn wait_gen(mut gen: Reaper, limit: Duration) -> Result<String, String> {
+/// CPU time of the dataplane's worker threads, sampled while the generator runs: the share is
+/// taken between the first and the last sample, so the dataplane's start-up does not count.
+#[derive(Default)]
+struct WorkerSamples {
+    first: Option<(Instant, Vec<f64>)>,
+    last: Option<(Instant, Vec<f64>)>,
+    /// Set when the dataplane exited before the bench stopped it.
+    exited: Option<String>,
+}
+
+impl WorkerSamples {
+    fn sample(&mut self, dp: &mut Reaper) {
+        if self.exited.is_some() {
+            return;
+        }
+        if let Ok(Some(st)) = dp.0.try_wait() {
+            self.exited = Some(st.to_string());
+            return;
+        }
+        let cpu = worker_cpu(dp.0.id());
+        if cpu.is_empty() {
+            return;
+        }
+        let now = (Instant::now(), cpu);
+        if self.first.is_none() {
+            self.first = Some(now.clone());
+        }
+        self.last = Some(now);
+    }
+
+    fn shares(&self) -> Vec<f64> {
+        let (Some((t0, c0)), Some((t1, c1))) = (&self.first, &self.last) else { return Vec::new() };
+        let dt = t1.duration_since(*t0).as_secs_f64();
+        if dt <= 0.0 {
+            return Vec::new();
+        }
+        c0.iter().zip(c1).map(|(a, b)| (b - a) / dt).collect()
+    }
+}
+
+fn wait_gen(mut gen: Reaper, dp: &mut Reaper, w: &mut WorkerSamples, limit: Duration) -> Result<String, String> {
     let t = Instant::now();
     loop {
         if let Ok(Some(_)) = gen.0.try_wait() {
@@ -387,6 +430,7 @@ fn wait_gen(mut gen: Reaper, limit: Duration) -> Result<String, String> {
         if t.elapsed() > limit {
             return Err("the generator did not finish in time".into());
         }
+        w.sample(dp);
         std::thread::sleep(Duration::from_millis(100));
     }
     let mut out = String::new();
