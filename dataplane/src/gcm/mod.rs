@@ -33,9 +33,16 @@
 //!
 //! # Batching
 //! Per burst the engine first encrypts the `J0` blocks of all jobs (four per 512-bit register where
-//! consecutive jobs share a key), then runs CTR and GHASH per frame. GHASH is aggregated: a frame
-//! of up to 32 blocks (AAD, data and lengths together) costs one reduction, with no dependency
-//! between frames, so the CPU overlaps frames instead of waiting on one frame's chains.
+//! consecutive jobs share a key). CTR then runs over the burst in batches of eight registers that
+//! cross frame boundaries (a burst of 64-octet frames keeps as many AES chains in flight as one
+//! jumbo frame); whole 512-octet stretches of a frame take a tight loop. GHASH is aggregated with
+//! `H^1..H^32`: a frame of up to 32 blocks (AAD, data and lengths together) costs one reduction,
+//! and nothing chains one frame's GHASH to the next, so the CPU overlaps frames.
+//!
+//! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 16-octet AAD, bursts of 32)
+//! `Vaes512` is the fastest everywhere and what `detect` picks; `AesNi` is close to it at 64
+//! octets; `Vaes256` sits between the two for large frames. Measured against `ring` in the same
+//! run: 64 B 2.3×, 1500 B 1.3×, 9000 B 1.15×, IMIX 2.0× (see the commit log for numbers).
 //!
 //! `unsafe` is confined to the `x86_*` modules (intrinsics behind `#[target_feature]`, entered only
 //! through a token that proves the CPU has the features); the rest forbids it.

@@ -1,10 +1,13 @@
 //! The VAES + VPCLMULQDQ path on 512-bit registers (AVX-512 F/BW/VL): four blocks per register.
 //!
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
-//! four to a register; CTR runs over the whole burst eight registers (32 blocks) at a time across
-//! frame boundaries, round keys in registers; GHASH absorbs four blocks per carry-less multiply
-//! with the aggregated powers `H^32..H^1`, one reduction per 32 blocks. Partial blocks and frame tails use
-//! AVX-512BW byte-masked loads and stores, which never touch the octets outside the mask.
+//! four to a register. Then, per window of frames (about 16 KiB, so GHASH reads from L1 what CTR
+//! just wrote): CTR runs each frame's whole 512-octet batches in a tight loop of eight registers,
+//! and the frames' tails (and whole small frames) in batches of eight registers across frame
+//! boundaries; GHASH absorbs four blocks per carry-less multiply with the aggregated powers
+//! `H^32..H^1`, one reduction per 32 blocks, whole 32-block chunks in a tight loop. Partial
+//! blocks and frame tails use AVX-512BW byte-masked loads and stores, which never touch the
+//! octets outside the mask.
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
