@@ -72,6 +72,11 @@ pub struct Phase {
     pub per_an: [u64; 4],
     /// The share of a CPU the generator thread got in the phase (others' processes compete).
     pub gen_cpu_share: f64,
+    /// Of the first returning frames of the phase, how many were checked and found right: with
+    /// protect, MACsec that a SecY with the dataplane's SA validates back to the frame sent (until
+    /// the first rekey changes the key); with validate, exactly the clear frame that was encrypted.
+    pub checked_ok: u64,
+    pub checked_bad: u64,
 }
 
 /// CPU seconds (user + system) a thread or process has used, from `/proc/.../stat`.
@@ -128,8 +133,14 @@ pub fn parse_size(s: &str) -> Result<Size, String> {
     s.parse().map(Size::Fixed).map_err(|_| format!("size {s:?}: expected octets or imix"))
 }
 
-/// Frames to send, one per slot: clear (protect) or encrypted by the SecY library (validate).
-fn templates(a: &GenArgs, size: Size) -> Result<Vec<Vec<u8>>, String> {
+type Frames = Vec<Vec<u8>>;
+
+/// Returning frames checked per phase.
+const CHECKS: u64 = 64;
+
+/// Frames to send, one per slot: clear (protect) or encrypted by the SecY library (validate),
+/// and the clear frames they stand for.
+fn templates(a: &GenArgs, size: Size) -> Result<(Frames, Frames), String> {
     let mut rng = XorShift(0x9e37);
     let mut frames: Vec<Vec<u8>> = size
         .lengths(SLOTS)
@@ -143,6 +154,7 @@ fn templates(a: &GenArgs, size: Size) -> Result<Vec<Vec<u8>>, String> {
             f
         })
         .collect();
+    let clear = frames.clone();
     if !a.protect {
         let mut tx = Secy::new(SecyConfig::new(a.suite), GEN_SCI, Arc::new(RingBackend));
         let sak = Sak::from_slice(&a.sak).map_err(|e| e.to_string())?;
@@ -153,7 +165,17 @@ fn templates(a: &GenArgs, size: Size) -> Result<Vec<Vec<u8>>, String> {
             tx.protect(f).map_err(|e| format!("protect: {e:?}"))?;
         }
     }
-    Ok(frames)
+    Ok((frames, clear))
+}
+
+/// A receiving SecY for the dataplane's Tx SA (protect mode), made from the first frame's SCI.
+fn checker(a: &GenArgs, frame: &[u8]) -> Option<Secy> {
+    let sci = Sci(u64::from_be_bytes(frame.get(20..28)?.try_into().ok()?));
+    let mut rx = Secy::new(SecyConfig::new(a.suite), GEN_SCI, Arc::new(RingBackend));
+    rx.add_rx_sc(sci);
+    let sak = Sak::from_slice(&a.sak).ok()?;
+    rx.install_rx_sa(sci, &sak, &SaParams { an: An::new(0)?, pn: Pn(1), ssci: None, salt: None }).ok()?;
+    Some(rx)
 }
 
 struct Gen {
@@ -165,6 +187,12 @@ struct Gen {
     rx: bool,
     hz: f64,
     sent_at: Vec<u64>,
+    /// The clear frame of each slot, to check what comes back.
+    clear: Vec<Vec<u8>>,
+    checker: Option<Secy>,
+    /// A rekey phase ran: the dataplane's key is no longer the one the checker knows.
+    rekeyed: bool,
+    args: GenArgs,
 }
 
 pub fn main(a: GenArgs) -> Result<(), String> {
@@ -183,14 +211,26 @@ pub fn main(a: GenArgs) -> Result<(), String> {
     let host = if with_host { open_port(&a.host_dev, &pool)? } else { wire };
     wait_link(&[host, wire])?;
     let (tx_port, rx_port) = if a.protect { (host, wire) } else { (wire, host) };
-    let mut g =
-        Gen { pool, tx_port, rx_port, protect: a.protect, rx: true, hz: tsc_hz() as f64, sent_at: vec![0; SLOTS] };
+    let mut g = Gen {
+        pool,
+        tx_port,
+        rx_port,
+        protect: a.protect,
+        rx: true,
+        hz: tsc_hz() as f64,
+        sent_at: vec![0; SLOTS],
+        clear: Vec::new(),
+        checker: None,
+        rekeyed: false,
+        args: a.clone(),
+    };
     let mut ctl = match &a.rekey {
         Some(path) => Some(Ctl::connect(path)?),
         None => None,
     };
     for &size in &a.sizes {
-        let t = templates(&a, size)?;
+        let (t, clear) = templates(&a, size)?;
+        g.clear = clear;
         if a.tx_only {
             g.rx = false;
             emit(&g.phase("txonly", size, &t, 0.0, a.secs, &mut None, &a)?);
@@ -301,6 +341,7 @@ impl Gen {
             let (c, n) = r.stop()?;
             *ctl = Some(c);
             p.rekeys = n;
+            self.rekeyed = true;
         }
         // Frames never sent go back to the pool; then collect what is still in flight.
         burst.free_all();
@@ -345,7 +386,7 @@ impl Gen {
         rx.free_all();
     }
 
-    fn account(&self, m: &Mbuf, now: u64, p: &mut Phase, hist: &mut Histogram<u64>) {
+    fn account(&mut self, m: &Mbuf, now: u64, p: &mut Phase, hist: &mut Histogram<u64>) {
         let d = m.data();
         p.received += 1;
         p.rx_bytes += d.len() as u64;
@@ -363,6 +404,27 @@ impl Gen {
                 let _ = hist.record(ns.max(1));
             }
         }
+        if p.checked_ok + p.checked_bad < CHECKS && !(self.protect && self.rekeyed) {
+            match self.check(d, seq) {
+                Some(true) => p.checked_ok += 1,
+                Some(false) => p.checked_bad += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// Whether a returning frame is right (see [`Phase::checked_ok`]); `None` if it can't tell.
+    fn check(&mut self, d: &[u8], seq: usize) -> Option<bool> {
+        let want = self.clear.get(seq)?;
+        if !self.protect {
+            return Some(d == want.as_slice());
+        }
+        if self.checker.is_none() {
+            self.checker = checker(&self.args, d);
+        }
+        let rx = self.checker.as_mut()?;
+        let mut f = d.to_vec();
+        Some(rx.validate(&mut f) == macsec_dataplane::secy::RxVerdict::Ok && f == *want)
     }
 
     fn finish(&self, p: &mut Phase, hist: &Histogram<u64>, secs: f64) {
@@ -399,7 +461,7 @@ mod tests {
     #[test]
     fn validate_templates_decrypt_to_their_sequence_numbers() {
         let a = args(false);
-        let t = templates(&a, Size::Imix).unwrap();
+        let (t, clear) = templates(&a, Size::Imix).unwrap();
         let mut rx = Secy::new(SecyConfig::new(a.suite), Sci(0x0200_0000_000a_0001), Arc::new(RingBackend));
         rx.add_rx_sc(GEN_SCI);
         let sak = Sak::from_slice(&a.sak).unwrap();
@@ -409,12 +471,14 @@ mod tests {
             let mut f = f.clone();
             assert_eq!(rx.validate(&mut f), RxVerdict::Ok);
             assert_eq!(&f[SEQ_OFF_PAYLOAD..SEQ_OFF_PAYLOAD + 4], &(i as u32).to_be_bytes());
+            assert_eq!(f, clear[i]);
         }
     }
 
     #[test]
     fn protect_templates_carry_the_sequence_in_the_source_mac() {
-        let t = templates(&args(true), Size::Fixed(64)).unwrap();
+        let (t, clear) = templates(&args(true), Size::Fixed(64)).unwrap();
+        assert_eq!(t, clear);
         assert_eq!(t.len(), SLOTS);
         assert_eq!(&t[5][SEQ_OFF_MAC..SEQ_OFF_MAC + 4], &5u32.to_be_bytes());
         assert!(t.iter().all(|f| f.len() == 64 && f[12..14] == [0x08, 0x00]));

@@ -472,6 +472,8 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
                 lat_max_us: m(|p| p.lat_max_us),
                 lost: m(|p| p.lost as f64) as i64,
                 gen_cpu_share: m(|p| p.gen_cpu_share),
+                checked_ok: same.iter().map(|p| p.checked_ok).sum(),
+                checked_bad: same.iter().map(|p| p.checked_bad).sum(),
                 ..p0.clone()
             }
         })
