@@ -188,11 +188,12 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
         "\nmacsec-dataplane over memif (generator on the other CPU), gcm-aes-256, static keys\n\
          max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n\
          Mpps/wCPU: Mpps divided by the CPU share the worker lcore thread(s) actually got (others' jobs compete)\n\
+         txdrop/dp: the dataplane's counters over the phase: port tx drops (ring to the generator full) / MACsec drops\n\
          ok/bad: of the first 64 returning frames, decrypted (by a SecY with the SA) or compared to what was encrypted\n",
     );
     let _ = writeln!(
         s,
-        "{:<20} {:<8} {:>5} | {:>7} {:>7} {:>9} | {:>8} {:>8} {:>8} | {:>8} {:>6} {:>14}",
+        "{:<20} {:<8} {:>5} | {:>7} {:>7} {:>9} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {}",
         "setup",
         "phase",
         "size",
@@ -203,7 +204,9 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
         "p99 us",
         "p99.9 us",
         "lost",
+        "txdrop/dp",
         "rekeys",
+        "ok/bad",
         "frames per AN"
     );
     for r in rows {
@@ -230,7 +233,7 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
             let lat = p.phase != "max";
             let _ = writeln!(
                 s,
-                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} {:>9.2} | {:>8} {:>8} {:>8} | {:>8} {:>6} | {:>7} | {}",
+                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} {:>9.2} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {}",
                 truncate(&r.setup.name, 20),
                 p.phase,
                 p.size,
@@ -241,6 +244,7 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
                 if lat { format!("{:.1}", p.lat_p99_us) } else { "-".into() },
                 if lat { format!("{:.1}", p.lat_p999_us) } else { "-".into() },
                 if lat { p.lost.to_string() } else { "-".into() },
+                format!("{}/{}", p.dp_port_tx_dropped, p.dp_other_drops),
                 if p.phase == "rekey" { p.rekeys.to_string() } else { "-".into() },
                 format!("{}/{}", p.checked_ok, p.checked_bad),
                 if p.phase == "rekey" { format!("{:?}", p.per_an) } else { String::new() },

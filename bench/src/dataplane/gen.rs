@@ -47,6 +47,8 @@ pub struct GenArgs {
     /// Only send (one `max` phase per size, nothing received): the dataplane's own counters
     /// measure; `host_dev` may then be `none`.
     pub tx_only: bool,
+    /// The dataplane's metrics port: each phase records the change of its drop counters.
+    pub metrics: Option<u16>,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize, Clone)]
@@ -77,6 +79,22 @@ pub struct Phase {
     /// the first rekey changes the key); with validate, exactly the clear frame that was encrypted.
     pub checked_ok: u64,
     pub checked_bad: u64,
+    /// Change of the dataplane's counters over the phase: frames its ports could not send (a
+    /// full ring towards the generator), and MACsec drops (every other non-zero drop counter).
+    pub dp_port_tx_dropped: f64,
+    pub dp_other_drops: f64,
+}
+
+/// (port tx drops, every other drop counter) of the dataplane, summed.
+fn dp_drops(port: Option<u16>) -> (f64, f64) {
+    let Some(port) = port else { return (0.0, 0.0) };
+    super::drop_counters(port).iter().fold((0.0, 0.0), |(tx, other), (k, v)| {
+        if k.starts_with("macsec_port_tx_dropped_total") {
+            (tx + v, other)
+        } else {
+            (tx, other + v)
+        }
+    })
 }
 
 /// CPU seconds (user + system) a thread or process has used, from `/proc/.../stat`.
@@ -102,6 +120,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
         rekey: None,
         connection: "dxcon-bench".into(),
         tx_only: false,
+        metrics: None,
     };
     while let Some(k) = it.next() {
         if k == "--tx-only" {
@@ -120,6 +139,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
             "--sak" => a.sak = hex::decode(&v).map_err(|_| "gen: --sak HEX")?,
             "--rekey" => a.rekey = Some(v),
             "--connection" => a.connection = v,
+            "--metrics" => a.metrics = Some(v.parse().map_err(|_| "gen: --metrics PORT")?),
             _ => return Err(format!("gen: unknown argument {k}")),
         }
     }
@@ -320,6 +340,7 @@ impl Gen {
     ) -> Result<Phase, String> {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
         let cpu0 = cpu_secs("/proc/thread-self/stat").unwrap_or(0.0);
+        let drops0 = dp_drops(a.metrics);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
         let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len()));
@@ -350,6 +371,8 @@ impl Gen {
             self.receive(&mut p, &mut hist);
         }
         self.finish(&mut p, &hist, elapsed);
+        let drops1 = dp_drops(a.metrics);
+        (p.dp_port_tx_dropped, p.dp_other_drops) = (drops1.0 - drops0.0, drops1.1 - drops0.1);
         let wall = (tsc() - start) as f64 / self.hz;
         p.gen_cpu_share = (cpu_secs("/proc/thread-self/stat").unwrap_or(0.0) - cpu0) / wall;
         Ok(p)

@@ -258,6 +258,7 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     if s.rekey {
         g.args(["--rekey", &dir.join("dp.sock").display().to_string()]);
     }
+    g.args(["--metrics", &metrics_port(n).to_string()]);
     let gen = Reaper(g.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?);
     wait_for(&dir.join("host.sock"), &dir.join("wire.sock"))?;
     let log = std::fs::File::create(dir.join("dp.log")).map_err(|e| e.to_string())?;
@@ -474,6 +475,8 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
                 gen_cpu_share: m(|p| p.gen_cpu_share),
                 checked_ok: same.iter().map(|p| p.checked_ok).sum(),
                 checked_bad: same.iter().map(|p| p.checked_bad).sum(),
+                dp_port_tx_dropped: m(|p| p.dp_port_tx_dropped),
+                dp_other_drops: m(|p| p.dp_other_drops),
                 ..p0.clone()
             }
         })
