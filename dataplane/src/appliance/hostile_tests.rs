@@ -321,19 +321,11 @@ fn pipeline_frame_over_the_mtu_is_too_long() {
     assert_eq!(a.keys.tx_next_pn(), Some(Pn(2)));
 }
 
-/// BUG, two places outside this file's owner's scope, found by this test:
-/// - `appliance/keyslot.rs` `TxSaKey::reserve`: the PN counter is an `AtomicU64` advanced with
-///   `fetch_add`, which wraps. A Tx SA installed near the top of the XPN space (next_pn up to
-///   2^64-1 is accepted from the key file and the control socket) hands out PN 2^64-1 and then
-///   PN 0, 1, 2, ...: every IV of the SA is reused (release build). A refused burst at the end
-///   moves the counter anyway. `reserve` should fail without moving the counter past `max_pn`
-///   (a CAS loop, or saturate).
-/// - `appliance/pipeline.rs` `plan_protect`: `first.0 + to_protect > pn_threshold` overflows
-///   for a PN near 2^64 (a panic on the worker in debug builds); `checked_add`/`saturating_add`.
+/// Regression: the Tx PN counter wrapped at 2^64 (PN 2^64-1, then 0, 1, ...: IV reuse), and the
+/// threshold check overflowed; a SA installed at PN 2^64-1 sends exactly that PN, then stops.
 ///
 /// IEEE 802.1AE-2018 10.5.2: a PN is never reused under one SAK.
 #[test]
-#[ignore = "keyslot.rs reserve wraps the PN at 2^64 (IV reuse), pipeline.rs threshold add overflows; see doc"]
 fn pipeline_xpn_tx_never_wraps_the_pn() {
     let (mut a, mut b) = (side(A, EncryptionMode::MustEncrypt), side(B, EncryptionMode::MustEncrypt));
     key(&mut a, &mut b, 0, u64::MAX);
@@ -349,12 +341,9 @@ fn pipeline_xpn_tx_never_wraps_the_pn() {
     assert_eq!(pns, [u32::MAX], "only PN 2^64-1 may be sent; PN fields sent: {pns:x?}");
 }
 
-/// BUG (appliance/static_keys.rs `parse_sci`, and runtime/service.rs `parse_sci` for the control
-/// socket; neither is this file's owner's): `u64::from_str_radix` accepts a leading `+`, so a
-/// 16-character `"+000000000b0001"`-style string is taken as an SCI. Checking that every character
-/// `is_ascii_hexdigit` before parsing fixes both.
+/// Regression: `u64::from_str_radix` alone accepts a leading `+`, so a 16-character
+/// `"+000000000b0001"`-style string was taken as an SCI; `parse_sci` now wants 16 hex digits.
 #[test]
-#[ignore = "static_keys.rs/service.rs parse_sci accept a leading '+'; see doc"]
 fn static_key_sci_with_a_plus_sign_is_refused() {
     use super::static_keys::StaticKeys;
     let text = format!("[[rx]]\nsci = \"+00000000000b001\"\nan = 0\nsak = \"{}\"\n", "00".repeat(16));

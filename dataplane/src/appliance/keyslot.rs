@@ -25,8 +25,11 @@ use crate::secy::{An, Pn, Sci};
 pub struct TxSaKey {
     pub an: An,
     pub crypto: SaCrypto,
-    /// The next PN to hand out; workers reserve a block per burst with one `fetch_add`.
-    next_pn: AtomicU64,
+    /// The SA's first PN, and how many PNs were handed out since: workers reserve a block per
+    /// burst with one `fetch_add` on `used`, which (unlike a PN counter near 2^64 with XPN)
+    /// cannot wrap: it grows by at most a burst per refused call.
+    first_pn: u64,
+    used: AtomicU64,
     max_pn: u64,
     /// Distinguishes SAs installed on the same AN (counters, replay state).
     pub id: u64,
@@ -34,20 +37,22 @@ pub struct TxSaKey {
 
 impl TxSaKey {
     pub fn new(an: An, crypto: SaCrypto, next_pn: Pn, max_pn: u64, id: u64) -> Self {
-        TxSaKey { an, crypto, next_pn: AtomicU64::new(next_pn.0), max_pn, id }
+        TxSaKey { an, crypto, first_pn: next_pn.0, used: AtomicU64::new(0), max_pn, id }
     }
 
     /// Reserves `n` consecutive PNs; `None` (and nothing reserved that could be sent) when the
     /// SA's PN space does not hold them all (802.1AE-2018 10.5.2: a PN is never reused).
     pub fn reserve(&self, n: u64) -> Option<Pn> {
-        // Relaxed: the PN counter orders nothing else; uniqueness comes from the RMW itself.
-        let first = self.next_pn.fetch_add(n, Ordering::Relaxed);
-        (first.checked_add(n - 1)? <= self.max_pn).then_some(Pn(first))
+        // Relaxed: the counter orders nothing else; uniqueness comes from the RMW itself.
+        let offset = self.used.fetch_add(n, Ordering::Relaxed);
+        let first = self.first_pn.checked_add(offset)?;
+        (first.checked_add(n.checked_sub(1)?)? <= self.max_pn).then_some(Pn(first))
     }
 
     /// The next PN that will be used (for status and the rekey threshold).
     pub fn next_pn(&self) -> Pn {
-        Pn(self.next_pn.load(Ordering::Relaxed).min(self.max_pn.saturating_add(1)))
+        let next = self.first_pn.saturating_add(self.used.load(Ordering::Relaxed));
+        Pn(next.min(self.max_pn.saturating_add(1)))
     }
 
     pub fn max_pn(&self) -> u64 {

@@ -418,7 +418,7 @@ impl SecyWorker {
             self.drop_all_protect(out);
             return ProtectPlan { tx: None, protect };
         };
-        if first.0 + to_protect > self.ctx.pn_threshold {
+        if first.0.saturating_add(to_protect) > self.ctx.pn_threshold {
             self.ctx.threshold_reached.store(true, Ordering::Relaxed);
         }
         ProtectPlan { tx: Some((tx, first.0)), protect }
@@ -459,7 +459,9 @@ impl SecyWorker {
                     *d = Disposition::Drop;
                 }
             }
-            pn += 1;
+            // The reservation covered every PN of the burst; past the burst's last frame at PN
+            // 2^64-1 (XPN) the next value is never used, so wrapping there is harmless.
+            pn = pn.wrapping_add(1);
         }
         // Phase 2: one AES-GCM call for every frame of the burst.
         let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
