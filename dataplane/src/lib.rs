@@ -2,7 +2,8 @@
 //! ([`secy`]), tools built on it ([`pcap_decrypt`]), and the DPDK runtime that moves mbufs
 //! through it ([`dpdk`], behind the `dpdk` feature).
 //!
-//! `unsafe` is allowed in exactly one module of this crate: the thin safe DPDK wrapper.
+//! `unsafe` is allowed in exactly two modules of this crate: the thin safe DPDK wrapper ([`dpdk`])
+//! and the AES-GCM intrinsics of the batched engine ([`gcm`], its `x86_*` files).
 #![deny(unsafe_code)]
 
 pub mod appliance;

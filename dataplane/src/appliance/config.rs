@@ -325,12 +325,15 @@ fn toml_error(text: &str, e: &toml::de::Error) -> ConfigError {
         Some((_, want)) if msg.starts_with("invalid") => format!("{want} (line {line_no})"),
         _ => format!("no {msg} (line {line_no})"),
     };
+    // A line with nothing before its `=`, or a table header with no name, names no key: the
+    // error then names the config (and the line) rather than an empty key.
+    let table = table.filter(|t| !t.trim().is_empty());
     match line.split_once('=') {
-        Some((k, v)) => {
+        Some((k, v)) if !k.trim().is_empty() => {
             let key = table.map_or(k.trim().to_owned(), |t| format!("{t}.{}", k.trim()));
             ConfigError::new(key, v.trim(), expected)
         }
-        None => ConfigError::new(table.unwrap_or_else(|| "config".to_owned()), "", expected),
+        _ => ConfigError::new(table.unwrap_or_else(|| "config".to_owned()), "", expected),
     }
 }
 

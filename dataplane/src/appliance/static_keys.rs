@@ -113,7 +113,10 @@ impl StaticKeys {
                 .as_deref()
                 .ok_or_else(|| KeyFileError(format!("{at}.sci: expected the peer's SCI, 16 hex digits (missing)")))?;
             let sci = parse_sci(sci)
-                .ok_or_else(|| KeyFileError(format!("{at}.sci: expected 16 hex digits, got {:?}", sci)))?;
+                // The value is not echoed: a SAK pasted into the wrong field must not be printed.
+                .ok_or_else(|| {
+                    KeyFileError(format!("{at}.sci: expected 16 hex digits, got {} characters", sci.len()))
+                })?;
             rx.push((sci, entry(&at, r, suite)?));
         }
         Ok(StaticKeys { tx, rx })
@@ -144,8 +147,12 @@ fn entry(at: &str, r: &RawSa, suite: CipherSuite) -> Result<StaticSa, KeyFileErr
     Ok(StaticSa { sak, params: SaParams { an, pn: Pn(pn), ssci, salt } })
 }
 
+/// 16 hex digits and nothing else (`from_str_radix` alone would take a leading `+`).
 fn parse_sci(s: &str) -> Option<Sci> {
-    (s.len() == 16).then(|| u64::from_str_radix(s, 16).ok()).flatten().map(Sci)
+    (s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| u64::from_str_radix(s, 16).ok())
+        .flatten()
+        .map(Sci)
 }
 
 #[cfg(unix)]

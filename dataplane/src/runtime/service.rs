@@ -277,7 +277,7 @@ fn parse_an(an: u8) -> Result<An, Refusal> {
 }
 
 fn parse_sci(text: &str) -> Result<Sci, Refusal> {
-    if text.len() != 16 {
+    if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(format!("peer_sci: expected 16 hex digits, got {} characters", text.len()));
     }
     u64::from_str_radix(text, 16).map(Sci).map_err(|_| format!("peer_sci: expected 16 hex digits, got {text:?}"))
