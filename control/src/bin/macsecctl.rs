@@ -24,8 +24,7 @@ fn main() -> ExitCode {
         "audit-keys" => audit_keys_main(rest),
         v if operator::VERBS.contains(&v) => operator_main(v, rest),
         "-h" | "--help" | "help" => {
-            print!("{USAGE}");
-            println!("{}", operator::USAGE);
+            out(&format!("{USAGE}{}\n", operator::USAGE));
             ExitCode::SUCCESS
         }
         other => usage_error(&UsageError::new(
@@ -38,7 +37,7 @@ fn main() -> ExitCode {
 
 fn pcap_decrypt_main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{}", pcap_decrypt::USAGE);
+        out(&format!("{}\n", pcap_decrypt::USAGE));
         return ExitCode::SUCCESS;
     }
     let parsed = match pcap_decrypt::parse(args) {
@@ -50,7 +49,7 @@ fn pcap_decrypt_main(args: &[String]) -> ExitCode {
         Err(e) => return usage_error(&e),
     };
     match serde_json::to_string(&summary) {
-        Ok(json) => println!("{json}"),
+        Ok(json) => out(&format!("{json}\n")),
         Err(e) => eprintln!("macsecctl: cannot print the summary: {e}"),
     }
     if summary.invalid > 0 {
@@ -63,14 +62,14 @@ fn pcap_decrypt_main(args: &[String]) -> ExitCode {
 /// Exit 1 when any key was found in any file.
 fn audit_keys_main(args: &[String]) -> ExitCode {
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{}", audit_keys::USAGE);
+        out(&format!("{}\n", audit_keys::USAGE));
         return ExitCode::SUCCESS;
     }
     let audit = match audit_keys::parse(args).and_then(|a| audit_keys::run(&a)) {
         Ok(a) => a,
         Err(e) => return usage_error(&e),
     };
-    println!("{}", serde_json::to_string(&audit).unwrap_or_default());
+    out(&format!("{}\n", serde_json::to_string(&audit).unwrap_or_default()));
     if audit.found.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -103,9 +102,9 @@ fn operator_main(verb: &str, args: &[String]) -> ExitCode {
             let table = args.iter().any(|a| a == "--table");
             let json = !table && (args.iter().any(|a| a == "--json") || !std::io::stdout().is_terminal());
             if verb == "status" && !json {
-                print!("{}", operator::status_table(&r.result));
+                out(&operator::status_table(&r.result));
             } else {
-                println!("{}", serde_json::to_string_pretty(&r.result).unwrap_or_default());
+                out(&format!("{}\n", serde_json::to_string_pretty(&r.result).unwrap_or_default()));
             }
             ExitCode::SUCCESS
         }
@@ -119,4 +118,10 @@ fn operator_main(verb: &str, args: &[String]) -> ExitCode {
 fn usage_error(e: &UsageError) -> ExitCode {
     eprintln!("macsecctl: {e}");
     ExitCode::from(2)
+}
+
+/// Writes to stdout; a closed pipe (`macsecctl ... | grep -q`, `| head`) is not an error.
+fn out(text: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
 }
