@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test test-rust test-e2e test-lag test-mka test-faults test-demo test-deploy test-peer demo bench soak lint fmt clean
+.PHONY: all deps build test test-rust test-e2e test-lag test-mka test-faults test-demo test-deploy test-peer demo bench soak fuzz lint fmt clean
 
 all: build
 
@@ -57,6 +57,13 @@ demo: deps
 # every minute; zero loss, flat memory, no MKA flap.
 soak: deps
 	./deploy/soak.sh
+
+# Long runs of every proptest fuzz target (fuzz/README.md); `make test` runs them bounded. The
+# test profile on purpose: overflow checks stay on (they caught the XPN PN wrap).
+FUZZ_CASES ?= 200000
+fuzz: deps
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p macsec-dataplane --no-default-features --test fuzz
+	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p macsec-control --test fuzz
 
 bench: deps
 	$(CARGO) run --release -p macsec-bench

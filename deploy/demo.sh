@@ -57,8 +57,14 @@ step "starting both dataplanes (DPDK, net_af_packet, --no-huge) and MKA daemons"
 lab_start A "$BIN" "$CFG_A"; lab_start B "$BIN" "$CFG_B"
 lab_start_control A "$CBIN" "$CFG_A"; lab_start_control B "$CBIN" "$CFG_B"
 check "must_encrypt before MKA is up: host A cannot reach host B" eval '! ip netns exec "$(lab_ns hA)" ping -c 2 -i 0.2 -W 1 -q 10.77.0.2 >/dev/null 2>&1'
+# Every MKPDU from here on, so that the key audit at the end knows every SAK distributed. On
+# B's side of the wire: af_packet sends bypass the kernel's taps, so a capture sees what a port
+# receives (A is the key server; its Distributed SAKs arrive at B).
+ip netns exec "$(lab_ns dB)" tcpdump -i b_wire -U -w "$LAB_DIR/mka.pcap" ether proto 0x888e 2>/dev/null & MKACAP=$!; LAB_PIDS+=($MKACAP)
 
 step "associating the lab CKN/CAK on both appliances (macsecctl associate-mac-sec-key)"
+lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" --cak "${CAK1:0:63}" > "$LAB_DIR/bad-input.txt" 2>&1 || true
+check "a 63-digit CAK is refused: $(cat "$LAB_DIR/bad-input.txt")" grep -q "cak: expected 64 hex digits" "$LAB_DIR/bad-input.txt"
 lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN1" --cak "$CAK1" | jq -c .
 lab_ctl B associate-mac-sec-key --connection-id dxcon-labb --ckn "$CKN1" --cak "$CAK1" | jq -c .
 printf '    waiting for MKA'
@@ -111,8 +117,9 @@ tshark -r "$LAB_DIR/wire.pcap" -Y eapol -c 2 2>/dev/null | sed 's/^/    /'
 tshark -r "$LAB_DIR/wire.pcap" -Y macsec -c 3 2>/dev/null | sed 's/^/    /'
 CLEAR=$(tshark -r "$LAB_DIR/wire.pcap" -Y '!(eth.type == 0x88e5) && !(eth.type == 0x888e)' 2>/dev/null | wc -l)
 check "the wire holds only MACsec and EAPOL frames ($CLEAR others)" test "$CLEAR" -eq 0
-ANS=$(tshark -r "$LAB_DIR/wire.pcap" -Y macsec -T fields -e macsec.AN 2>/dev/null | sort -u | tr '\n' ' ')
-check "SAs changed on the wire during traffic (ANs seen: $ANS)" test "$(wc -w <<<"$ANS")" -ge 3
+# The AN sequence of B's frames (received at A): each change is a new SA (rekey, CAK switch).
+ANS=$(tshark -r "$LAB_DIR/wire.pcap" -Y macsec -T fields -e macsec.AN 2>/dev/null | uniq | tr '\n' ' ')
+check "SAs changed on the wire during traffic (AN sequence: $ANS)" test "$(wc -w <<<"$ANS")" -ge 3
 
 step "counters: zero lost frames"
 sleep 1.5
@@ -150,3 +157,19 @@ echo "    macsecctl status on appliance A:"
 lab_ctl A status --table | sed 's/^/      /' || true
 echo "    a few metrics of appliance A:"
 lab_metrics A | grep -E '^macsec_(encryption_up|tx_sa_next_pn|tx_sa_pn_exhaustion_ratio|rekeys_total|port_tx_packets_total)' | sed 's/^/      /' | head -8
+
+step "key hygiene: no key byte in any log, metric, describe/status output or error message"
+for side in A B; do
+    lab_ctl $side describe-connections > "$LAB_DIR/describe-$side.json"
+    lab_ctl $side status --json > "$LAB_DIR/status-$side.json"
+    lab_metrics $side > "$LAB_DIR/metrics-$side.txt"; lab_mka_metrics $side > "$LAB_DIR/mka-metrics-$side.txt"
+    lab_status $side > "$LAB_DIR/dp-status-$side.json"
+done
+sleep 0.3; kill -INT "$MKACAP" 2>/dev/null || true; wait "$MKACAP" 2>/dev/null || true
+AUDIT=$("$LAB_CTL" audit-keys --ckn "$CKN1" --cak "$CAK1" --ckn "$CKN2" --cak "$CAK2" --pcap "$LAB_DIR/mka.pcap" \
+    "$LAB_DIR"/describe-*.json "$LAB_DIR"/status-*.json "$LAB_DIR"/metrics-*.txt "$LAB_DIR"/mka-metrics-*.txt \
+    "$LAB_DIR"/dp-status-*.json "$LAB_DIR"/*.err "$LAB_DIR"/*.out "$LAB_DIR/bad-input.txt" "$LAB_DIR"/*.toml \
+    "$LAB_DIR"/*.store/keystore.json) || true
+echo "    macsecctl audit-keys: $(jq -c '{files, keys, saks, found: (.found | length)}' <<<"$AUDIT" 2>/dev/null || echo "$AUDIT")"
+check "no CAK, ICK, KEK or SAK (hex or raw) in $(jq .files <<<"$AUDIT" 2>/dev/null) files; $(jq .saks <<<"$AUDIT" 2>/dev/null) SAKs checked" \
+    eval '[ "$(jq ".found | length" <<<"$AUDIT")" = 0 ] && [ "$(jq .saks <<<"$AUDIT")" -ge 3 ]'
