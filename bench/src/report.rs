@@ -256,14 +256,17 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
 
 pub fn capacity_table(rows: &[crate::dataplane::capacity::Capacity]) -> String {
     let mut s = String::from(
-        "\nmacsec-dataplane capacity, 1 worker: null ports instead of the generator (protect), or a send-only\n\
-         generator (validate); rate from the dataplane's own tx counters\n",
+        "\nmacsec-dataplane capacity, no generator: input port replays a pcap from memory (net_pcap infinite_rx,\n\
+         one copy per frame) or hands out untouched frames (net_null size=L); output port discards (net_null);\n\
+         rate from the dataplane's own tx counters; one worker lcore per CPU\n",
     );
     for c in rows {
         let _ = write!(
             s,
-            "{:<8} {:>5} B: {:6.2} Mpps {:6.2} Gbps (worker got {:3.0}% of its CPU; runs {:?})",
+            "{:<8} {:<4} in, {} worker(s) {:>5} B: {:6.2} Mpps {:6.2} Gbps (worker CPU {:3.0}%; runs {:?})",
             c.direction,
+            c.input,
+            c.workers,
             c.size,
             c.mpps,
             c.gbps,
@@ -301,12 +304,12 @@ pub fn scaling_table(sc: &Scaling) -> String {
             c.cores_400g
         );
     }
-    let _ = writeln!(s, "\none SA, 1 vs 2 worker lcores (the 2nd shares CPU 0 with the generator on this 2-CPU VM)");
+    let _ = writeln!(s, "\none SA, 1 vs 2 worker lcores");
     for u in &sc.speedup {
         let _ = writeln!(
             s,
-            "{:<8} {:>5} B: {:6.2} Mpps with 1 worker, {:6.2} with 2 = {:4.2}x",
-            u.direction, u.size, u.one_worker_mpps, u.two_workers_mpps, u.speedup
+            "{:<8} {:>5} B: {:6.2} Mpps with 1 worker, {:6.2} with 2 = {:4.2}x  [{}]",
+            u.direction, u.size, u.one_worker_mpps, u.two_workers_mpps, u.speedup, u.source
         );
     }
     s

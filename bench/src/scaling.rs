@@ -24,6 +24,7 @@ pub struct CoresNeeded {
 
 #[derive(Debug, serde::Serialize)]
 pub struct SpeedUp {
+    pub source: String,
     pub direction: String,
     pub size: String,
     pub one_worker_mpps: f64,
@@ -68,8 +69,22 @@ const SIZES: [&str; 3] = ["64", "1518", "IMIX"];
 pub fn compute(report: &DataplaneReport, secy: &[SecyResult]) -> Scaling {
     let dp = &report.setups;
     let mut s = Scaling::default();
-    for c in report.capacity.iter().filter(|c| c.error.is_none()) {
-        s.cores.extend(needed("dataplane capacity (null ports), per worker", &c.direction, &c.size, c.mpps));
+    for c in report.capacity.iter().filter(|c| c.error.is_none() && c.workers == 1) {
+        let src = format!("dataplane capacity ({} in, null out), 1 worker", c.input);
+        s.cores.extend(needed(&src, &c.direction, &c.size, c.mpps));
+        let two = report.capacity.iter().find(|d| {
+            d.error.is_none() && d.workers == 2 && d.direction == c.direction && d.size == c.size && d.input == c.input
+        });
+        if let Some(d) = two {
+            s.speedup.push(SpeedUp {
+                source: format!("capacity ({} in, null out; one worker lcore per CPU)", c.input),
+                direction: c.direction.clone(),
+                size: c.size.clone(),
+                one_worker_mpps: c.mpps,
+                two_workers_mpps: d.mpps,
+                speedup: d.mpps / c.mpps,
+            });
+        }
     }
     for (dir, protect) in [("protect", true), ("validate", false)] {
         let one = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == 1);
@@ -91,6 +106,7 @@ pub fn compute(report: &DataplaneReport, secy: &[SecyResult]) -> Scaling {
             }
             if let (Some(a), Some(b)) = (max(one, size), max(two, size)) {
                 s.speedup.push(SpeedUp {
+                    source: "end to end over memif (2nd worker shares CPU 0 with the generator)".into(),
                     direction: dir.into(),
                     size: size.into(),
                     one_worker_mpps: a,

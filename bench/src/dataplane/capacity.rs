@@ -1,113 +1,150 @@
-//! What one worker can do when the generator is not the limit: at 64 B the memif generator tops
-//! out near 4.5 Mpps on its CPU (half of it in the memif PMD's copies) while the worker polls
-//! half idle (perf). So the capacity phases give the dataplane null ports (`net_null`), which
-//! cost next to nothing, and read its own port counters:
-//! - protect: host port `net_null0,size=L` makes L-octet frames as fast as the worker polls,
-//!   wire port `net_null1,no-rx=1` discards them; no generator at all.
-//! - validate: the generator only sends its pre-encrypted frames into the wire port (memif,
-//!   `--tx-only`); host port `net_null0,no-rx=1` discards the decrypted frames.
+//! What the workers can do when no generator is the limit. At 64 B the memif generator tops out
+//! near 4.5-6.5 Mpps on its CPU (half of it in the memif PMD's copies) while the worker polls
+//! half idle (perf), and the generator takes CPU 0, so 2 workers cannot be measured either.
+//!
+//! Here the dataplane's input port replays a pcap file from memory (`net_pcap0,rx_pcap=F,
+//! infinite_rx=1`: the PMD loads the frames into mbufs once and hands them out in a loop) and
+//! its output port discards (`net_null0,no-rx=1`); the rate comes from the dataplane's own tx
+//! counters. protect replays clear frames into the host port; validate replays frames the SecY
+//! library encrypted into the wire port (`replay_protect = false`: their PNs repeat). Nothing
+//! else busy-polls, so 1 and 2 worker lcores (one per CPU) give the speed-up of one SA.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::{command, metrics_port, scrape, wait_for, worker_cpu, write_config, DpOptions, Reaper, Setup};
+use super::gen::{templates, GenArgs};
+use super::{command, metrics_port, scrape, worker_cpu, write_config, DpOptions, Reaper, Setup};
 use crate::sizes::Size;
 
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Capacity {
     pub direction: String,
+    /// "pcap" (replayed frames, one copy per frame in the PMD) or "null" (protect only:
+    /// `net_null0,size=L` hands out frames without touching them, the cheapest input there is).
+    pub input: String,
+    pub workers: usize,
     pub size: String,
     /// Frames the dataplane sent out of its output port per second, median of the runs.
     pub mpps: f64,
     /// Octets of those frames (as sent: with SecTAG and ICV for protect).
     pub gbps: f64,
+    /// Summed CPU share of the worker lcore threads over the measured interval.
     pub worker_cpu_share: f64,
     pub runs_mpps: Vec<f64>,
     pub error: Option<String>,
 }
 
-/// Protect at 64 and 1518 B (a null port makes one size), validate at 64, 1518 B and IMIX.
+/// Every direction × 1 and 2 workers × 64 B, 1518 B, IMIX from a pcap; protect at 64 and
+/// 1518 B from a null port as well.
 pub fn run(bin: &Path, o: &DpOptions) -> Vec<Capacity> {
     let mut out = Vec::new();
-    let points = [(true, Size::Fixed(64)), (true, Size::Fixed(1518)), (false, Size::Fixed(64))]
-        .into_iter()
-        .chain([(false, Size::Fixed(1518)), (false, Size::Imix)]);
-    for (k, (protect, size)) in points.enumerate() {
-        let dir = if protect { "protect" } else { "validate" };
-        eprintln!("dataplane: capacity {dir} {} B", size.label());
-        let (mut runs, mut shares, mut gbps, mut error) = (Vec::new(), Vec::new(), Vec::new(), None);
-        for r in 0..o.runs {
-            match once(bin, protect, size, o, 500 + k * 10 + r) {
-                Ok((mpps, g, share)) => {
-                    runs.push(mpps);
-                    gbps.push(g);
-                    shares.push(share);
+    let mut k = 0;
+    for (protect, pcap) in [(true, false), (true, true), (false, true)] {
+        for workers in [1, 2] {
+            for size in [Size::Fixed(64), Size::Fixed(1518), Size::Imix] {
+                if !pcap && size == Size::Imix {
+                    continue; // a null port makes one size
                 }
-                Err(e) => {
-                    error = Some(e);
-                    break;
-                }
+                let dir = if protect { "protect" } else { "validate" };
+                let input = if pcap { "pcap" } else { "null" };
+                eprintln!("dataplane: capacity {dir} ({input} in), {workers} worker(s), {} B", size.label());
+                out.push(point(bin, Input { protect, pcap, workers, size }, o, &mut k));
             }
         }
-        let med = |v: &[f64]| crate::clock::median(v);
-        out.push(Capacity {
-            direction: dir.into(),
-            size: size.label(),
-            mpps: med(&runs),
-            gbps: med(&gbps),
-            worker_cpu_share: med(&shares),
-            runs_mpps: runs,
-            error,
-        });
     }
     out
 }
 
-fn once(bin: &Path, protect: bool, size: Size, o: &DpOptions, n: usize) -> Result<(f64, f64, f64), String> {
+/// One capacity point.
+#[derive(Clone, Copy)]
+struct Input {
+    protect: bool,
+    pcap: bool,
+    workers: usize,
+    size: Size,
+}
+
+fn point(bin: &Path, i: Input, o: &DpOptions, k: &mut usize) -> Capacity {
+    let (mut runs, mut shares, mut gbps, mut error) = (Vec::new(), Vec::new(), Vec::new(), None);
+    for _ in 0..o.runs {
+        *k += 1;
+        match once(bin, i, o, 500 + *k) {
+            Ok((mpps, g, share)) => {
+                runs.push(mpps);
+                gbps.push(g);
+                shares.push(share);
+            }
+            Err(e) => {
+                error = Some(e);
+                break;
+            }
+        }
+    }
+    let med = |v: &[f64]| crate::clock::median(v);
+    Capacity {
+        direction: if i.protect { "protect" } else { "validate" }.into(),
+        input: if i.pcap { "pcap" } else { "null" }.into(),
+        workers: i.workers,
+        size: i.size.label(),
+        mpps: med(&runs),
+        gbps: med(&gbps),
+        worker_cpu_share: med(&shares),
+        runs_mpps: runs,
+        error,
+    }
+}
+
+type Sample = (f64, f64, f64);
+
+fn once(bin: &Path, i: Input, o: &DpOptions, n: usize) -> Result<Sample, String> {
     let dir = std::env::temp_dir().join(format!("macsec-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
-    let r = once_in(bin, protect, size, o, n, &dir);
+    let r = once_in(bin, i, o, n, &dir);
     let _ = std::fs::remove_dir_all(&dir);
     r
 }
 
-fn once_in(
-    bin: &Path,
-    protect: bool,
-    size: Size,
-    o: &DpOptions,
-    n: usize,
-    dir: &Path,
-) -> Result<(f64, f64, f64), String> {
+/// The frames the input port replays, as a pcap file (microsecond timestamps, Ethernet).
+fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> Result<(), String> {
+    let mut b: Vec<u8> = Vec::new();
+    b.extend(0xa1b2_c3d4u32.to_le_bytes()); // magic: microsecond timestamps
+    b.extend(2u16.to_le_bytes()); // version 2.4
+    b.extend(4u16.to_le_bytes());
+    for v in [0u32, 0, 65535, 1] {
+        b.extend(v.to_le_bytes()); // zone, sigfigs, snaplen, LINKTYPE_ETHERNET
+    }
+    for f in frames {
+        let len = f.len() as u32;
+        for v in [0u32, 0, len, len] {
+            b.extend(v.to_le_bytes());
+        }
+        b.extend_from_slice(f);
+    }
+    let mut file = std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    file.write_all(&b).map_err(|e| e.to_string())
+}
+
+fn once_in(bin: &Path, i: Input, o: &DpOptions, n: usize, dir: &Path) -> Result<Sample, String> {
+    let Input { protect, pcap, workers, size } = i;
     let sak = "42".repeat(32);
-    let setup = Setup { name: "capacity".into(), protect, workers: 1, lcores: "0@0,1@1".into(), rekey: false };
-    let memif = |role: &str| {
-        format!("net_memif1,role={role},id=0,socket={}/wire.sock,socket-abstract=no,rsize=11", dir.display())
-    };
-    let len = match size {
-        Size::Fixed(l) => l,
-        Size::Imix => 0,
-    };
-    let (host, wire) = if protect {
-        (format!("net_null0,size={len}"), "net_null1,no-rx=1".to_string())
+    let input = if pcap {
+        let gen = GenArgs { protect, ..super::gen::parse(std::iter::empty())? };
+        let (frames, _) = templates(&gen, size)?;
+        let file = dir.join("in.pcap");
+        // 2048 frames: the PMD copies them into mbufs of the dataplane's pool at start.
+        write_pcap(&file, &frames[..2048])?;
+        format!("net_pcap0,rx_pcap={},infinite_rx=1", file.display())
     } else {
-        ("net_null0,no-rx=1".to_string(), memif("client"))
+        format!("net_null1,size={}", crate::scaling::mean_len(&size.label()).unwrap_or(64.0))
     };
+    let lcores = if workers == 1 { "0@0,1@1" } else { "0@0,1@1,2@0" };
+    let setup = Setup { name: "capacity".into(), protect, workers, lcores: lcores.into(), rekey: false };
+    let sink = "net_null0,no-rx=1".to_string();
+    let (host, wire) = if protect { (input, sink) } else { (sink, input) };
     let cfg = write_config(dir, &setup, n, &sak, &host, &wire)?;
-    let _gen = if protect {
-        None
-    } else {
-        let me = std::env::current_exe().map_err(|e| e.to_string())?;
-        let mut g = command(o.realtime, &me);
-        g.args(["gen", "--cpu", &o.gen_cpu.to_string(), "--host", "none", "--wire", &memif("server")])
-            .args(["--mode", "validate", "--tx-only", "--sizes", &size.label().to_lowercase()])
-            .args(["--secs", &(o.secs * 2.0 + 10.0).to_string(), "--suite", "gcm-aes-256", "--sak", &sak]);
-        let g = Reaper(g.stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?);
-        wait_for(&dir.join("wire.sock"), &dir.join("wire.sock"))?;
-        Some(g)
-    };
-    let dp = Reaper(
+    let mut dp = Reaper(
         command(o.realtime, bin)
             .args(["--config", &cfg.display().to_string()])
             .stdout(Stdio::null())
@@ -117,36 +154,33 @@ fn once_in(
     );
     let port = metrics_port(n);
     let out_port = if protect { "wire" } else { "host" };
-    // Up, then a warm-up second, then the measured interval between two scrapes.
     let t = Instant::now();
     while scrape(port).is_none() {
-        if t.elapsed() > Duration::from_secs(15) {
-            return Err("the dataplane's metrics endpoint did not come up within 15 s".into());
+        if t.elapsed() > Duration::from_secs(15) || matches!(dp.0.try_wait(), Ok(Some(_))) {
+            return Err("the dataplane did not come up (metrics endpoint) within 15 s".into());
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    std::thread::sleep(Duration::from_secs(1));
-    let (p0, t0, w0) = (counter(port, "packets", out_port), Instant::now(), worker_cpu(dp.0.id()).iter().sum::<f64>());
+    std::thread::sleep(Duration::from_secs(1)); // warm-up
+    let cpu = || worker_cpu(dp.0.id()).iter().sum::<f64>();
+    let (p0, t0, w0) = (counter(port, out_port), Instant::now(), cpu());
     std::thread::sleep(Duration::from_secs_f64(o.secs));
-    let (p1, dt) = (counter(port, "packets", out_port), t0.elapsed().as_secs_f64());
-    let share = (worker_cpu(dp.0.id()).iter().sum::<f64>() - w0) / dt;
-    drop(dp);
+    let (p1, dt, w1) = (counter(port, out_port), t0.elapsed().as_secs_f64(), cpu());
     if p1 <= p0 {
         return Err(format!("the dataplane sent nothing on its {out_port} port"));
     }
     let mpps = (p1 - p0) / dt / 1e6;
     // net_null counts no octets: frames out are L + 32 (protect) or L (validate) octets.
     let len = crate::scaling::mean_len(&size.label()).unwrap_or(0.0) + if protect { 32.0 } else { 0.0 };
-    Ok((mpps, mpps * len * 8.0 / 1e3, share))
+    Ok((mpps, mpps * len * 8.0 / 1e3, (w1 - w0) / dt))
 }
 
-/// `macsec_port_tx_<what>_total` of one port, summed over its queues.
-fn counter(port: u16, what: &str, out_port: &str) -> f64 {
+/// `macsec_port_tx_packets_total` of one port, summed over its queues.
+fn counter(port: u16, out_port: &str) -> f64 {
     let text = scrape(port).unwrap_or_default();
-    let name = format!("macsec_port_tx_{what}_total{{");
     let label = format!("port=\"{out_port}\"");
     text.lines()
-        .filter(|l| l.starts_with(&name) && l.contains(&label))
+        .filter(|l| l.starts_with("macsec_port_tx_packets_total{") && l.contains(&label))
         .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
         .sum()
 }

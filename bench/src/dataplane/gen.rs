@@ -160,7 +160,7 @@ const CHECKS: u64 = 64;
 
 /// Frames to send, one per slot: clear (protect) or encrypted by the SecY library (validate),
 /// and the clear frames they stand for.
-fn templates(a: &GenArgs, size: Size) -> Result<(Frames, Frames), String> {
+pub fn templates(a: &GenArgs, size: Size) -> Result<(Frames, Frames), String> {
     let mut rng = XorShift(0x9e37);
     let mut frames: Vec<Vec<u8>> = size
         .lengths(SLOTS)
