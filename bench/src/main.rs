@@ -196,6 +196,8 @@ fn main() {
             eprintln!("macsec-bench: --json-out {path}: {e}");
         }
     }
+    // EAL leaves its runtime directory behind; this process's EAL (ipsec-mb) is done with it.
+    let _ = std::fs::remove_dir_all(format!("/var/run/dpdk/macsec-bench-{}", std::process::id()));
     if args.json {
         match serde_json::to_string_pretty(&out) {
             Ok(j) => println!("{j}"),

@@ -103,6 +103,7 @@ fn once(bin: &Path, i: Input, o: &DpOptions, n: usize) -> Result<Sample, String>
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let r = once_in(bin, i, o, n, &dir);
     let _ = std::fs::remove_dir_all(&dir);
+    super::remove_eal_dirs(n);
     r
 }
 

@@ -49,6 +49,8 @@ pub struct GenArgs {
     pub tx_only: bool,
     /// The dataplane's metrics port: each phase records the change of its drop counters.
     pub metrics: Option<u16>,
+    /// EAL `--file-prefix` (the caller removes `/var/run/dpdk/<prefix>` afterwards).
+    pub prefix: String,
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize, Clone)]
@@ -121,6 +123,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
         connection: "dxcon-bench".into(),
         tx_only: false,
         metrics: None,
+        prefix: format!("mbgen{}", std::process::id()),
     };
     while let Some(k) = it.next() {
         if k == "--tx-only" {
@@ -140,6 +143,7 @@ pub fn parse(mut it: impl Iterator<Item = String>) -> Result<GenArgs, String> {
             "--rekey" => a.rekey = Some(v),
             "--connection" => a.connection = v,
             "--metrics" => a.metrics = Some(v.parse().map_err(|_| "gen: --metrics PORT")?),
+            "--prefix" => a.prefix = v,
             _ => return Err(format!("gen: unknown argument {k}")),
         }
     }
@@ -216,7 +220,7 @@ struct Gen {
 }
 
 pub fn main(a: GenArgs) -> Result<(), String> {
-    let prefix = format!("mbgen{}", std::process::id());
+    let prefix = a.prefix.clone();
     let cpu = a.cpu.to_string();
     let mut args: Vec<&str> =
         vec!["macsec-bench-gen", "-l", &cpu, "--no-pci", "--no-huge", "-m", "1024", "--file-prefix", &prefix];

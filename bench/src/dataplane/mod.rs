@@ -212,7 +212,21 @@ fn run_once(bin: &Path, s: &Setup, o: &DpOptions, n: usize) -> Result<RunOut, St
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let result = run_in(bin, s, o, n, &dir);
     let _ = std::fs::remove_dir_all(&dir);
+    remove_eal_dirs(n);
     result
+}
+
+/// The EAL prefixes of run `n`: the dataplane's and the generator's.
+fn prefixes(n: usize) -> [String; 2] {
+    let pid = std::process::id();
+    [format!("mbdp{pid}x{n}"), format!("mbgen{pid}x{n}")]
+}
+
+/// EAL leaves `/var/run/dpdk/<prefix>/` behind, one per prefix; remove those of run `n`.
+fn remove_eal_dirs(n: usize) {
+    for p in prefixes(n) {
+        let _ = std::fs::remove_dir_all(Path::new("/var/run/dpdk").join(p));
+    }
 }
 
 /// `cmd args...`, under `chrt -r 1` (SCHED_RR) when asked.
@@ -258,7 +272,7 @@ fn run_in(bin: &Path, s: &Setup, o: &DpOptions, n: usize, dir: &Path) -> Result<
     if s.rekey {
         g.args(["--rekey", &dir.join("dp.sock").display().to_string()]);
     }
-    g.args(["--metrics", &metrics_port(n).to_string()]);
+    g.args(["--metrics", &metrics_port(n).to_string(), "--prefix", &prefixes(n)[1]]);
     let gen = Reaper(g.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().map_err(|e| e.to_string())?);
     wait_for(&dir.join("host.sock"), &dir.join("wire.sock"))?;
     let log = std::fs::File::create(dir.join("dp.log")).map_err(|e| e.to_string())?;
@@ -326,7 +340,7 @@ fn write_config(dir: &Path, s: &Setup, n: usize, sak: &str, host: &str, wire: &s
 lcores = "{lcores}"
 huge_pages = false
 memory_mb = 1024
-file_prefix = "mbdp{pid}x{n}"
+file_prefix = "{prefix}"
 extra_args = ["--log-level", "lib.eal:warning", "--log-level", "pmd.net.memif:warning"]
 
 [control]
@@ -348,7 +362,7 @@ key_source = "static"
 static_key_file = "{keys}"
 "#,
         lcores = s.lcores,
-        pid = std::process::id(),
+        prefix = prefixes(n)[0],
         dir = dir.display(),
         port = metrics_port(n),
         workers = s.workers,
