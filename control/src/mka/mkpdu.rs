@@ -12,6 +12,7 @@ use std::fmt;
 
 use macsec_dataplane::secy::Sci;
 
+use super::announcement::Announcement;
 use super::icv::{self, ICV_LEN};
 use super::keys::{Ckn, Ick};
 
@@ -92,6 +93,10 @@ pub enum MkpduError {
     Duplicate { set_type: u8 },
     /// Octets after the ICV Indicator.
     TrailingAfterIcv,
+    /// An Announcement TLV (or its 2-octet header) runs past the parameter set body.
+    AnnouncementTlvOverrun { tlv_type: u8 },
+    /// An Announcement TLV's length is wrong for its type.
+    AnnouncementTlvLength { tlv_type: u8, len: usize },
 }
 
 impl fmt::Display for MkpduError {
@@ -111,6 +116,12 @@ impl fmt::Display for MkpduError {
             Self::SetLength { set_type, len } => write!(f, "parameter set {set_type} has invalid body length {len}"),
             Self::Duplicate { set_type } => write!(f, "parameter set {set_type} appears twice"),
             Self::TrailingAfterIcv => f.write_str("octets after the ICV Indicator"),
+            Self::AnnouncementTlvOverrun { tlv_type } => {
+                write!(f, "announcement TLV {tlv_type} runs past the Announcement parameter set")
+            }
+            Self::AnnouncementTlvLength { tlv_type, len } => {
+                write!(f, "announcement TLV {tlv_type} has invalid length {len}")
+            }
         }
     }
 }
@@ -202,8 +213,8 @@ pub struct Mkpdu {
     pub sak_use: Option<SakUse>,
     pub distributed_sak: Option<DistributedSak>,
     pub xpn: Option<Xpn>,
-    /// The raw Announcement TLVs (IEEE 802.1X-2020 11.12), parsed by the layer above if at all.
-    pub announcement: Option<Vec<u8>>,
+    /// The Announcement parameter set (IEEE 802.1X-2020 11.12), decoded into its TLVs.
+    pub announcement: Option<Announcement>,
     pub unknown_sets: Vec<u8>,
     /// Whether the ICV came in an ICV Indicator parameter set.
     pub icv_indicator: bool,
@@ -358,7 +369,8 @@ impl Mkpdu {
             set_type::SAK_USE => put(&mut self.sak_use, parse_sak_use(octet2, octet3, set).ok_or(bad)?, dup),
             set_type::DISTRIBUTED_SAK => put(&mut self.distributed_sak, parse_dist_sak(octet2, set).ok_or(bad)?, dup),
             set_type::XPN => put(&mut self.xpn, parse_xpn(octet2, set).ok_or(bad)?, dup),
-            set_type::ANNOUNCEMENT => put(&mut self.announcement, set.to_vec(), dup),
+            // IEEE 802.1X-2020 11.12: a sequence of TLVs; one running past the set is malformed.
+            set_type::ANNOUNCEMENT => put(&mut self.announcement, Announcement::parse(set)?, dup),
             // IEEE 802.1X-2020 11.11.3: parameter sets of unknown type are skipped.
             _ => {
                 self.unknown_sets.push(kind);
@@ -502,15 +514,16 @@ impl Mkpdu {
             f.extend_from_slice(&d.wrapped);
             end_set(&mut f, start, 0);
         }
+        // Parameter sets go in ascending order of type (IEEE 802.1X-2020 11.11.3), so 7 before 8.
+        if let Some(a) = &self.announcement {
+            let start = begin_set(&mut f, set_type::ANNOUNCEMENT, 0);
+            a.emit(&mut f);
+            end_set(&mut f, start, 0);
+        }
         if let Some(x) = &self.xpn {
             let start = begin_set(&mut f, set_type::XPN, x.suspension_time);
             f.extend_from_slice(&x.latest_lowest_pn_hi.to_be_bytes());
             f.extend_from_slice(&x.old_lowest_pn_hi.to_be_bytes());
-            end_set(&mut f, start, 0);
-        }
-        if let Some(a) = &self.announcement {
-            let start = begin_set(&mut f, set_type::ANNOUNCEMENT, 0);
-            f.extend_from_slice(a);
             end_set(&mut f, start, 0);
         }
         let body_len = f.len() - ETH_HEADER - EAPOL_HEADER + ICV_LEN;
@@ -570,4 +583,133 @@ fn end_set(f: &mut Vec<u8>, start: usize, octet3_flags: u8) {
     f[start + 2] = (octet3_flags & 0xf0) | ((len >> 8) as u8 & 0x0f);
     f[start + 3] = (len & 0xff) as u8;
     f.resize(start + 4 + padded(len), 0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::announcement::{tlv_type, AnnouncedCipherSuite, AnnouncementTlv};
+    use super::super::kdf;
+    use super::super::keys::Cak;
+    use super::*;
+
+    const SRC: [u8; 6] = [0x02, 0, 0, 0, 0, 0x0a];
+
+    fn ick() -> Ick {
+        kdf::derive_ick(&Cak::from_hex(&"ab".repeat(32)).unwrap(), &Ckn::from_hex(&"cd".repeat(32)).unwrap())
+    }
+
+    fn basic_only() -> Mkpdu {
+        Mkpdu {
+            basic: Basic {
+                mka_version: MKA_VERSION,
+                key_server_priority: 16,
+                key_server: false,
+                macsec_desired: true,
+                macsec_capability: 2,
+                sci: Sci(0x0200_0000_000a_0001),
+                mi: Mi([7; 12]),
+                mn: 1,
+                algorithm_agility: ALGORITHM_AGILITY,
+                ckn: Ckn::from_hex(&"cd".repeat(32)).unwrap(),
+            },
+            live_peers: None,
+            potential_peers: None,
+            sak_use: None,
+            distributed_sak: None,
+            xpn: None,
+            announcement: None,
+            unknown_sets: Vec::new(),
+            icv_indicator: false,
+        }
+    }
+
+    /// A Basic-only MKPDU with `sets` (raw parameter sets, padded) before a fresh ICV.
+    fn with_raw_sets(sets: &[u8]) -> Vec<u8> {
+        let mut f = basic_only().emit(SRC, &ick());
+        f.truncate(f.len() - ICV_LEN);
+        f.extend_from_slice(sets);
+        let body_len = (f.len() - ETH_HEADER - EAPOL_HEADER + ICV_LEN) as u16;
+        f[16..18].copy_from_slice(&body_len.to_be_bytes());
+        let icv = icv::compute(&ick(), &f);
+        f.extend_from_slice(&icv);
+        f
+    }
+
+    /// An Announcement set (IEEE 802.1X-2020 11.12) holding a MACsec Cipher Suites TLV (GCM-AES-256,
+    /// capability 3) and a 3-octet Key Management Domain TLV: body 17 octets, 3 of padding.
+    fn announcement_set() -> Vec<u8> {
+        let mut s = vec![set_type::ANNOUNCEMENT, 0, 0, 17];
+        s.extend_from_slice(&[0x70 << 1, 10, 0x00, 0x03]);
+        s.extend_from_slice(&0x0080_c200_0100_0002u64.to_be_bytes());
+        s.extend_from_slice(&[0x71 << 1, 3, b'a', b'w', b's', 0, 0, 0]);
+        s
+    }
+
+    fn xpn_set() -> Vec<u8> {
+        vec![set_type::XPN, 0, 0, 8, 0, 0, 0, 1, 0, 0, 0, 2]
+    }
+
+    #[test]
+    fn announcement_is_parsed_into_tlvs() {
+        let f = with_raw_sets(&[announcement_set(), xpn_set()].concat());
+        let p = Mkpdu::parse(&f).unwrap();
+        assert!(p.verify_icv(&ick()));
+        let a = p.mkpdu.announcement.as_ref().unwrap();
+        assert_eq!(
+            a.tlvs,
+            vec![
+                AnnouncementTlv::CipherSuites(vec![AnnouncedCipherSuite {
+                    macsec_capability: 3,
+                    cipher_suite: 0x0080_c200_0100_0002
+                }]),
+                AnnouncementTlv::Unknown { tlv_type: tlv_type::KEY_MANAGEMENT_DOMAIN, bytes: b"aws".to_vec() },
+            ]
+        );
+        // The set's padding is skipped: the XPN set after it is read as such.
+        assert_eq!(p.mkpdu.xpn, Some(Xpn { suspension_time: 0, latest_lowest_pn_hi: 1, old_lowest_pn_hi: 2 }));
+        assert!(p.mkpdu.unknown_sets.is_empty());
+    }
+
+    #[test]
+    fn announcement_round_trips_through_emit() {
+        let frame = with_raw_sets(&[announcement_set(), xpn_set()].concat());
+        let p = Mkpdu::parse(&frame).unwrap();
+        let again = p.mkpdu.emit(SRC, &ick());
+        // Sent in order of type (announcement 7 before XPN 8), the octets are the same.
+        assert_eq!(again, frame);
+        let back = Mkpdu::parse(&again).unwrap();
+        assert!(back.verify_icv(&ick()));
+        assert_eq!(back.mkpdu, p.mkpdu);
+    }
+
+    #[test]
+    fn zero_length_announcement_is_an_empty_one() {
+        let f = with_raw_sets(&[set_type::ANNOUNCEMENT, 0, 0, 0]);
+        let p = Mkpdu::parse(&f).unwrap();
+        assert_eq!(p.mkpdu.announcement, Some(Announcement::default()));
+        assert_eq!(p.mkpdu.emit(SRC, &ick()), f);
+    }
+
+    #[test]
+    fn announcement_tlv_running_past_the_set_is_malformed() {
+        // The KMD TLV claims 4 octets where the set holds 3 (its padding must not be read).
+        let mut s = announcement_set();
+        s[17] = 4;
+        let err = Mkpdu::parse(&with_raw_sets(&s)).unwrap_err();
+        assert_eq!(err, MkpduError::AnnouncementTlvOverrun { tlv_type: tlv_type::KEY_MANAGEMENT_DOMAIN });
+        // A TLV header cut in half by the set length.
+        let err = Mkpdu::parse(&with_raw_sets(&[set_type::ANNOUNCEMENT, 0, 0, 1, 0x70 << 1, 0, 0, 0])).unwrap_err();
+        assert_eq!(err, MkpduError::AnnouncementTlvOverrun { tlv_type: tlv_type::MACSEC_CIPHER_SUITES });
+        // A Cipher Suites TLV that is not a whole number of 10-octet entries.
+        let mut s = vec![set_type::ANNOUNCEMENT, 0, 0, 14, 0x70 << 1, 12];
+        s.extend_from_slice(&[0; 14]);
+        let err = Mkpdu::parse(&with_raw_sets(&s)).unwrap_err();
+        assert_eq!(err, MkpduError::AnnouncementTlvLength { tlv_type: tlv_type::MACSEC_CIPHER_SUITES, len: 12 });
+    }
+
+    #[test]
+    fn two_announcements_are_refused() {
+        let f = with_raw_sets(&[announcement_set(), announcement_set()].concat());
+        assert_eq!(Mkpdu::parse(&f).unwrap_err(), MkpduError::Duplicate { set_type: set_type::ANNOUNCEMENT });
+    }
 }

@@ -1,5 +1,6 @@
 //! MKA, the MACsec Key Agreement protocol (IEEE 802.1X-2020 clauses 9 and 11).
 
+pub mod announcement;
 pub mod election;
 pub mod icv;
 pub mod kdf;
