@@ -13,6 +13,7 @@ use macsec_dataplane::secy::{An, CipherSuite, Sak, Salt, Sci, Ssci};
 use rand::{CryptoRng, RngCore};
 use zeroize::Zeroize;
 
+use super::announcement::Announcement;
 use super::election::{self, NEVER_KEY_SERVER};
 use super::keys::{Cak, Ckn, Ick, Kek};
 use super::mkpdu::{self, Basic, DistributedSak, KeyUse, Kn, Mi, Mkpdu, PeerEntry, PeerList, SakUse, Xpn};
@@ -24,6 +25,11 @@ pub const HELLO_TIME: Duration = Duration::from_secs(2);
 pub const BOUNDED_HELLO_TIME: Duration = Duration::from_millis(500);
 pub const LIFE_TIME: Duration = Duration::from_secs(6);
 pub const SAK_RETIRE_TIME: Duration = Duration::from_secs(3);
+
+/// The MACsec Capability we report in the Basic Parameter Set and the Announcement (IEEE
+/// 802.1X-2020 11.11.1, 11.12): 2 = integrity and confidentiality with offset 0 (AWS requires
+/// offset 0; we implement no other offset).
+pub const MACSEC_CAPABILITY: u8 = 2;
 
 /// Peers (live and potential) one participant keeps; MKPDUs from further new MIs are dropped and
 /// counted. A point-to-point link has one peer; a CA on a LAN a few. The cap bounds memory and
@@ -804,8 +810,7 @@ impl<R: RngCore + CryptoRng> Participant<R> {
                 key_server_priority: self.cfg.priority,
                 key_server: we_serve,
                 macsec_desired: true,
-                // 2: integrity and confidentiality with offset 0 (AWS requires offset 0).
-                macsec_capability: 2,
+                macsec_capability: MACSEC_CAPABILITY,
                 sci: self.cfg.sci,
                 mi: self.mi,
                 mn: self.mn,
@@ -821,7 +826,9 @@ impl<R: RngCore + CryptoRng> Participant<R> {
                 latest_lowest_pn_hi: (self.tx_next_pn >> 32) as u32,
                 old_lowest_pn_hi: 0,
             }),
-            announcement: None,
+            // IEEE 802.1X-2020 11.12: announce the cipher suite we accept a SAK for. wpa_supplicant
+            // 2.10 skips the Announcement parameter set; Cisco and Juniper send and accept one.
+            announcement: Some(Announcement::supporting(self.cfg.cipher_suite, MACSEC_CAPABILITY)),
             unknown_sets: Vec::new(),
             icv_indicator: false,
         }
@@ -874,3 +881,7 @@ mod tests;
 #[cfg(test)]
 #[path = "hostile_tests.rs"]
 mod hostile_tests;
+
+#[cfg(test)]
+#[path = "announcement_tests.rs"]
+mod announcement_tests;
