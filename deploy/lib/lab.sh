@@ -69,11 +69,10 @@ lab_up_peer() {
     ip -n "$(lab_ns hA)" addr add 10.77.0.1/24 dev hA0
 }
 
-# lab_config SIDE SUITE MODE WORKERS LCORES KEYSOURCE [extra connection lines]
-lab_config() {
-    local side=$1 suite=$2 mode=$3 workers=$4 lcores=$5 keys=$6 l=${1,,}
-    local f="$LAB_DIR/$side.toml"
-    cat > "$f" <<CONF
+# lab_config_head SIDE LCORES: the sections of a lab config before its connections.
+lab_config_head() {
+    local side=$1 lcores=$2
+    cat <<CONF
 mbufs = 8191
 
 [eal]
@@ -93,10 +92,20 @@ metrics_listen = "127.0.0.1:9465"
 [metrics]
 listen = "127.0.0.1:9464"
 
+CONF
+}
+
+# lab_config SIDE SUITE MODE WORKERS LCORES KEYSOURCE: writes SIDE's config, prints its path
+# (LAB_QUEUES=N: N queue pairs per port).
+lab_config() {
+    local side=$1 suite=$2 mode=$3 workers=$4 lcores=$5 keys=$6 l=${1,,}
+    local f="$LAB_DIR/$side.toml"
+    { lab_config_head "$side" "$lcores"; cat <<CONF
 [[connections]]
 id = "dxcon-lab$l"
-host_port = "net_af_packet0,iface=${l}_host,framecnt=8192"
-wire_port = "net_af_packet1,iface=${WIRE_IFACE:-${l}_wire},framecnt=8192"
+host_port = "net_af_packet0,iface=${l}_host,framecnt=8192,qpairs=${LAB_QUEUES:-1}"
+wire_port = "net_af_packet1,iface=${WIRE_IFACE:-${l}_wire},framecnt=8192,qpairs=${LAB_QUEUES:-1}"
+queues = ${LAB_QUEUES:-1}
 workers = $workers
 cipher_suite = "$suite"
 encryption_mode = "$mode"
@@ -104,6 +113,7 @@ replay_protect = true
 replay_window = 0
 sci_port = 1
 CONF
+    } > "$f"
     if [ "$keys" = static ]; then
         printf 'key_source = "static"\nstatic_key_file = "%s"\n' "$LAB_DIR/$side.keys" >> "$f"
     else
@@ -181,3 +191,24 @@ lab_down() {
     for n in hA dA dB hB; do ip netns del "$(lab_ns $n)" 2>/dev/null || true; done
     rm -rf "$LAB_DIR"
 }
+
+# Checks of the test scripts: `lab_checks NAME` once, then `check WHAT COMMAND...` (or ok/bad);
+# each prints "NAME: ok: WHAT" or "NAME: FAILED: WHAT" and counts into $pass and $fail.
+lab_checks() { LAB_CHECKS=$1; pass=0; fail=0; }
+ok() { echo "$LAB_CHECKS: ok: $*"; pass=$((pass + 1)); }
+bad() { echo "$LAB_CHECKS: FAILED: $*"; fail=$((fail + 1)); }
+check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+
+# metric NAME SIDE [FILTER]: the sum of a dataplane metric's samples whose labels contain FILTER.
+metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
+
+# lab_rx_errors SIDE: received frames that failed validation, came late or found no SA (the
+# 802.1AE InPktsNotValid/NotUsingSA/UnusedSA/Late/Invalid of every SA and SC, all members).
+lab_rx_errors() {
+    local s=0 m
+    for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_late in_pkts_invalid; do
+        s=$(( s + $(metric "macsec_rx_sa_${m}_total" "$1") + $(metric "macsec_rx_sc_${m}_total" "$1") ))
+    done
+    echo "$s"
+}
+

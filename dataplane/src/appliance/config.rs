@@ -99,6 +99,8 @@ pub struct Connection {
     pub host_port: String,
     pub wire_ports: Vec<WirePort>,
     pub workers: u16,
+    /// Rx/Tx queue pairs per port (RSS spreads the host's flows over them; all are polled).
+    pub queues: u16,
     pub cipher_suite: CipherSuite,
     pub encryption_mode: EncryptionMode,
     pub validate_frames: ValidateFrames,
@@ -207,6 +209,7 @@ struct RawConnection {
     wire_port: Option<String>,
     wire_ports: Option<Vec<RawWirePort>>,
     workers: Option<u16>,
+    queues: Option<u16>,
     cipher_suite: Option<String>,
     encryption_mode: Option<String>,
     validate_frames: Option<String>,
@@ -395,6 +398,10 @@ fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigErro
     let offset = c.confidentiality_offset.unwrap_or(0);
     let confidentiality_offset = ConfidentialityOffset::from_octets(offset as usize)
         .ok_or_else(|| ConfigError::new(key("confidentiality_offset"), offset, "0, 30 or 50 (AWS requires 0)"))?;
+    let queues = c.queues.unwrap_or(1);
+    if !(1..=16).contains(&queues) {
+        return Err(ConfigError::new(key("queues"), queues, "a number of queue pairs per port between 1 and 16"));
+    }
     let workers = c.workers.unwrap_or(1);
     if !(1..=64).contains(&workers) {
         return Err(ConfigError::new(key("workers"), workers, "a number of worker lcores between 1 and 64"));
@@ -431,6 +438,7 @@ fn check_connection(i: usize, c: RawConnection) -> Result<Connection, ConfigErro
         host_port,
         wire_ports,
         workers,
+        queues,
         cipher_suite,
         encryption_mode,
         validate_frames,

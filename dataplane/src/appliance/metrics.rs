@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use prometheus::core::Collector;
 use prometheus::{Encoder, GaugeVec, IntCounterVec, Opts, Registry, TextEncoder};
 
-use super::stats::{PortStats, SecySnapshot, Snapshot};
+use super::stats::{PortStats, QueueStats, SecySnapshot, Snapshot};
 use crate::secy::counters::CounterInfo;
 
 /// Collects metric families by name, creating each on first use.
@@ -82,14 +82,21 @@ pub fn render(s: &Snapshot) -> String {
 }
 
 fn render_port(f: &mut Families, conn: &str, member: &str, p: &PortStats) {
-    let l = [("connection", conn), ("member", member), ("port", p.role.as_str()), ("queue", "0")];
-    f.counter("macsec_port_rx_packets_total", "Frames received on the port", &l, p.rx_packets);
-    f.counter("macsec_port_rx_bytes_total", "Octets received on the port", &l, p.rx_bytes);
-    f.counter("macsec_port_tx_packets_total", "Frames sent on the port", &l, p.tx_packets);
-    f.counter("macsec_port_tx_bytes_total", "Octets sent on the port", &l, p.tx_bytes);
-    f.counter("macsec_port_rx_dropped_total", "Frames the port dropped on receive", &l, p.rx_dropped);
-    f.counter("macsec_port_tx_dropped_total", "Frames not sent: Tx queue full or errors", &l, p.tx_dropped);
+    // One queue: the port's counters are queue 0's. Several: each queue's own.
+    let one =
+        [QueueStats { rx_packets: p.rx_packets, rx_bytes: p.rx_bytes, tx_packets: p.tx_packets, tx_bytes: p.tx_bytes }];
+    let queues = if p.queues.is_empty() { &one[..] } else { &p.queues[..] };
+    for (q, qs) in queues.iter().enumerate() {
+        let q = q.to_string();
+        let l = [("connection", conn), ("member", member), ("port", p.role.as_str()), ("queue", q.as_str())];
+        f.counter("macsec_port_rx_packets_total", "Frames received on the port", &l, qs.rx_packets);
+        f.counter("macsec_port_rx_bytes_total", "Octets received on the port", &l, qs.rx_bytes);
+        f.counter("macsec_port_tx_packets_total", "Frames sent on the port", &l, qs.tx_packets);
+        f.counter("macsec_port_tx_bytes_total", "Octets sent on the port", &l, qs.tx_bytes);
+    }
     let lp = [("connection", conn), ("member", member), ("port", p.role.as_str())];
+    f.counter("macsec_port_rx_dropped_total", "Frames the port dropped on receive", &lp, p.rx_dropped);
+    f.counter("macsec_port_tx_dropped_total", "Frames not sent: Tx queue full or errors", &lp, p.tx_dropped);
     f.gauge("macsec_port_link_up", "1 when the port's link is up", &lp, f64::from(u8::from(p.link_up)));
 }
 

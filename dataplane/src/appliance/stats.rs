@@ -22,6 +22,19 @@ pub struct PortStats {
     /// Frames we could not transmit (queue full) and freed.
     pub tx_dropped: u64,
     pub link_up: bool,
+    /// Per queue, when the port has more than one queue pair (empty otherwise: the port's
+    /// counters are queue 0's).
+    #[serde(default)]
+    pub queues: Vec<QueueStats>,
+}
+
+/// One queue pair's frames and octets.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    pub rx_packets: u64,
+    pub rx_bytes: u64,
+    pub tx_packets: u64,
+    pub tx_bytes: u64,
 }
 
 /// The transmit SA in use.

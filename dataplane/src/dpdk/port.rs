@@ -19,6 +19,11 @@ pub struct PortStats {
     pub ierrors: u64,
     pub oerrors: u64,
     pub rx_nombuf: u64,
+    /// Per queue (the first `RTE_ETHDEV_QUEUE_STAT_CNTRS` = 16 queues).
+    pub q_ipackets: [u64; 16],
+    pub q_opackets: [u64; 16],
+    pub q_ibytes: [u64; 16],
+    pub q_obytes: [u64; 16],
 }
 
 /// Link state.
@@ -41,9 +46,22 @@ impl Port {
         Ok(Port(id))
     }
 
-    /// Configures `rxq` receive and `txq` transmit queues of `desc` descriptors each.
+    /// Configures `rxq` receive and `txq` transmit queues of `desc` descriptors each. With
+    /// several receive queues, RSS over every flow type the NIC can hash spreads the flows (a
+    /// PMD without RSS, like af_packet with its kernel fanout, spreads them itself).
     pub fn configure(self, rxq: u16, txq: u16, desc: u16, pool: &Mempool) -> Result<(), DpdkError> {
-        let conf = dpdk_sys::rte_eth_conf::default();
+        let mut conf = dpdk_sys::rte_eth_conf::default();
+        let info = self.info()?;
+        if rxq > info.max_rx_queues || txq > info.max_tx_queues {
+            return Err(DpdkError::new(
+                "rte_eth_dev_configure: more queues than the device has (see its max_rx_queues/max_tx_queues)",
+                22,
+            ));
+        }
+        if rxq > 1 && info.flow_type_rss_offloads != 0 {
+            conf.rxmode.mq_mode = dpdk_sys::RTE_ETH_MQ_RX_RSS;
+            conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads;
+        }
         // SAFETY: valid port id and a zeroed (default) config.
         let rc = unsafe { dpdk_sys::rte_eth_dev_configure(self.0, rxq, txq, &conf) };
         DpdkError::check(|| format!("rte_eth_dev_configure(port {})", self.0), rc)?;
@@ -94,6 +112,14 @@ impl Port {
         Ok(a.addr_bytes)
     }
 
+    fn info(self) -> Result<dpdk_sys::rte_eth_dev_info, DpdkError> {
+        let mut info = dpdk_sys::rte_eth_dev_info::default();
+        // SAFETY: valid port id and out pointer; DPDK fills the struct.
+        let rc = unsafe { dpdk_sys::rte_eth_dev_info_get(self.0, &mut info) };
+        DpdkError::check(|| format!("rte_eth_dev_info_get(port {})", self.0), rc)?;
+        Ok(info)
+    }
+
     pub fn stats(self) -> Result<PortStats, DpdkError> {
         let mut s = dpdk_sys::rte_eth_stats::default();
         // SAFETY: valid port and out pointer.
@@ -108,6 +134,10 @@ impl Port {
             ierrors: s.ierrors,
             oerrors: s.oerrors,
             rx_nombuf: s.rx_nombuf,
+            q_ipackets: s.q_ipackets,
+            q_opackets: s.q_opackets,
+            q_ibytes: s.q_ibytes,
+            q_obytes: s.q_obytes,
         })
     }
 

@@ -40,6 +40,8 @@ pub struct SecyRt {
     /// on the protect lane.
     pub member: usize,
     pub lag: Option<Arc<LagState>>,
+    /// Queue pairs of the host port (`queues`, or one per LAG member if more).
+    pub host_queues: u16,
     pub rekeys_control: AtomicU64,
     pub pn_threshold_requests: AtomicU64,
     pub static_keys: bool,
@@ -178,16 +180,16 @@ struct Built {
 /// has its own validate lane towards its own Tx queue of the host port.
 fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Built, StartError> {
     let members = conn.wire_ports.len().max(1);
-    let queues = members as u16;
+    // The host port: the configured queue pairs, and at least one Tx queue per LAG member (each
+    // member's validate lane sends on its own).
+    let queues = conn.queues.max(members as u16);
     let host = Port::by_name(&conn.host_port)
         .map_err(|e| StartError(format!("connections[{ci}].host_port = {:?}: no such port ({e})", conn.host_port)))?;
     host.configure(queues, queues, 1024, pool).map_err(|e| {
-        let hint = if members > 1 {
-            format!(" (a LAG of {members} needs {members} queue pairs; net_af_packet: qpairs={members})")
-        } else {
-            String::new()
-        };
-        StartError(format!("connections[{ci}].host_port = {:?}: {e}{hint}", conn.host_port))
+        StartError(format!(
+            "connections[{ci}].host_port = {:?}: {e} ({queues} queue pairs: the queues setting, at least one per LAG member; net_af_packet: qpairs={queues})",
+            conn.host_port
+        ))
     })?;
     host.start()?;
     let n = u64::from(conn.workers.max(1));
@@ -203,7 +205,8 @@ fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Buil
         };
         let wire =
             Port::by_name(&w.device).map_err(|e| StartError(format!("{key} = {:?}: no such port ({e})", w.device)))?;
-        wire.configure(1, 1, 1024, pool)?;
+        wire.configure(conn.queues, conn.queues, 1024, pool)
+            .map_err(|e| StartError(format!("{key} = {:?}: {e}", w.device)))?;
         wire.start()?;
         let mac = wire.mac()?;
         // IEEE 802.1AE-2018 8.2.1: the SCI is the port's MAC address and a port identifier; each
@@ -214,7 +217,7 @@ fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Buil
         let inject = Arc::new(Ring::new(&format!("inject{ci}_{m}"), 1024)?);
         tx_sides.push(TxSide { port: wire, queue: 0, replay: ReplayState::default(), ring: inject.clone() });
         let tx = TxSide { port: host, queue: m as u16, replay: ReplayState::default(), ring: punt.clone() };
-        validate_lanes.push(Lane::new(Direction::Validate, RxSide::new(wire, 1), vec![tx], None));
+        validate_lanes.push(Lane::new(Direction::Validate, RxSide::new(wire, conn.queues), vec![tx], None));
         wires.push((w.device.clone(), wire, mac, ctx, punt, inject));
     }
     let mut protect = Lane::new(Direction::Protect, RxSide::new(host, queues), tx_sides, lag.clone());
@@ -250,6 +253,7 @@ fn build_connection(ci: usize, conn: &Connection, pool: &Mempool) -> Result<Buil
             lanes: [protect.clone(), lane],
             member: m,
             lag: lag.clone(),
+            host_queues: queues,
             rekeys_control: AtomicU64::new(0),
             pn_threshold_requests: AtomicU64::new(0),
             static_keys: matches!(conn.key_source, KeySource::Static(_)),

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use super::{SecyRt, Shared};
 use crate::appliance::pipeline::MAX_RX_SC;
 use crate::appliance::stats::{
-    PortStats, RekeyCounts, RxSaStatus, RxScStatus, SecySnapshot, Snapshot, TxSaStatus, WorkerStats,
+    PortStats, QueueStats, RekeyCounts, RxSaStatus, RxScStatus, SecySnapshot, Snapshot, TxSaStatus, WorkerStats,
 };
 use crate::dpdk::Port;
 
@@ -27,8 +27,17 @@ pub fn snapshot(shared: &Shared) -> Snapshot {
     }
 }
 
-fn port_stats(role: &str, device: &str, port: Port, tx_dropped: u64) -> PortStats {
+fn port_stats(role: &str, device: &str, port: Port, tx_dropped: u64, queues: u16) -> PortStats {
     let s = port.stats().unwrap_or_default();
+    let per_queue = (0..usize::from(queues).min(16))
+        .filter(|_| queues > 1)
+        .map(|q| QueueStats {
+            rx_packets: s.q_ipackets[q],
+            rx_bytes: s.q_ibytes[q],
+            tx_packets: s.q_opackets[q],
+            tx_bytes: s.q_obytes[q],
+        })
+        .collect();
     PortStats {
         role: role.to_owned(),
         device: device.to_owned(),
@@ -39,6 +48,7 @@ fn port_stats(role: &str, device: &str, port: Port, tx_dropped: u64) -> PortStat
         rx_dropped: s.imissed + s.rx_nombuf + s.ierrors,
         tx_dropped: tx_dropped + s.oerrors,
         link_up: link_up(device, port),
+        queues: per_queue,
     }
 }
 
@@ -96,8 +106,20 @@ fn secy_snapshot(s: &SecyRt) -> SecySnapshot {
         cipher_suite: s.conn.cipher_suite.to_string(),
         encryption_mode: s.ctx.mode().name().to_owned(),
         sci: format!("{:016x}", s.ctx.sci.0),
-        host: port_stats("host", &s.conn.host_port, s.host, validate.counters(0).tx_dropped.load(Ordering::Relaxed)),
-        wire: port_stats("wire", &s.wire_dev, s.wire, protect.counters(s.member).tx_dropped.load(Ordering::Relaxed)),
+        host: port_stats(
+            "host",
+            &s.conn.host_port,
+            s.host,
+            validate.counters(0).tx_dropped.load(Ordering::Relaxed),
+            s.host_queues,
+        ),
+        wire: port_stats(
+            "wire",
+            &s.wire_dev,
+            s.wire,
+            protect.counters(s.member).tx_dropped.load(Ordering::Relaxed),
+            s.conn.queues,
+        ),
         secy: c.secy,
         tx_sc: c.tx_sc,
         tx_sa,

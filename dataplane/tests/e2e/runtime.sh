@@ -16,13 +16,9 @@ CTL="$ROOT/dataplane/tests/e2e/ctl.py"
 source "$ROOT/deploy/lib/lab.sh"
 cargo build -q --release -p macsec-dataplane -p macsec-control
 
-pass=0; fail=0
-ok() { echo "e2e: ok: $*"; pass=$((pass + 1)); }
-bad() { echo "e2e: FAILED: $*"; fail=$((fail + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
+lab_checks e2e
 
 # metric NAME SIDE [LABEL-FILTER]: the sum of a metric's samples.
-metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
 
 start_pair() { # SUITE MODE WORKERS LCORES_A LCORES_B KEYS
     lab_up
@@ -56,13 +52,7 @@ iperf() { # SECONDS -> JSON
     ip netns exec "$(lab_ns hA)" timeout $(( $1 + 20 )) iperf3 -c 10.77.0.2 -p 5201 -t "$1" -b "${IPERF_RATE:-1G}" -J
 }
 
-errors_zero() { # SIDE: no frame failed validation or arrived late/without SA
-    local s=0 m
-    for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_late in_pkts_invalid; do
-        s=$(( s + $(metric "macsec_rx_sa_${m}_total" "$1") + $(metric "macsec_rx_sc_${m}_total" "$1") ))
-    done
-    [ "$s" -eq 0 ]
-}
+errors_zero() { [ "$(lab_rx_errors "$1")" -eq 0 ]; } # SIDE: none failed, was late or had no SA
 
 # -------------------------------------------------------------------------------------------
 test_static_pair() { # WORKERS LCORES_A LCORES_B LABEL RATE
@@ -87,6 +77,10 @@ test_static_pair() { # WORKERS LCORES_A LCORES_B LABEL RATE
     check "$4: every frame B received was validated OK" test "$brx" -eq "$rxb"
     check "$4: every frame A encrypted was validated by B" test "$txa" -eq "$rxb"
     check "$4: zero NotValid/NotUsingSA/UnusedSA/Late/Invalid on both sides" eval 'errors_zero A && errors_zero B'
+    if [ "${LAB_QUEUES:-1}" -gt 1 ]; then
+        check "$4: per-queue port counters for both host queues" \
+            eval '[ "$(lab_metrics A | grep -c "^macsec_port_rx_packets_total{.*port=\"host\",queue=\"[01]\"}")" = 2 ]'
+    fi
     lab_stop A
     check "$4: SIGTERM stops A with exit 0 and its final counters on stdout" eval '[ "$LAB_RC" = 0 ] && jq -e ".secys[0].tx_sc.out_pkts_encrypted == $txa" "$LAB_DIR/A.out" >/dev/null'
     lab_down
@@ -170,6 +164,7 @@ trap 'lab_down 2>/dev/null || true' EXIT INT TERM
 test_bad_configs
 test_static_pair 1 "0@0,1@1" "0@1,1@0" "1 worker" 1G
 test_static_pair 2 "0@0,1@0,2@1" "0@1,1@1,2@0" "2 workers" 200M
+LAB_QUEUES=2 test_static_pair 1 "0@0,1@1" "0@1,1@0" "2 queue pairs" 200M
 test_rekey
 test_must_encrypt_no_sa
 echo "e2e: $pass passed, $fail failed"
