@@ -48,6 +48,19 @@ pub struct Conn {
     pub rx_next_pn: Option<u64>,
     /// Unix time at which a new Tx SA last started carrying traffic (SAK rekey or CAK switch).
     pub last_rekey: Option<u64>,
+    /// SAs found in the dataplane that no participant of ours installed (left by a control
+    /// process that was killed): kept while they may still carry traffic, deleted once our own
+    /// session is secured or has lost its peer. `None` until the first status after contact.
+    stale: Option<Stale>,
+}
+
+/// SAs a previous control process left in the dataplane.
+#[derive(Debug, Default)]
+struct Stale {
+    rx: Vec<(Sci, An)>,
+    tx: Option<An>,
+    /// A participant lost its peer (802.1X-2020 9.15: no live peer, no SAs).
+    peer_lost: bool,
 }
 
 impl Conn {
@@ -67,6 +80,7 @@ impl Conn {
             tx_next_pn: None,
             rx_next_pn: None,
             last_rekey: None,
+            stale: None,
         }
     }
 
@@ -146,6 +160,40 @@ impl Conn {
             }
         }
         self.choose_principal();
+        self.delete_stale();
+    }
+
+    /// The first dataplane status after contact: every installed SA that none of our
+    /// participants installed is left over from a previous control process.
+    pub fn learn_stale(&mut self, rx_installed: &[(Sci, An)], tx_encoding: Option<An>) {
+        if self.stale.is_some() {
+            return;
+        }
+        let ours = |sci: Sci, an: An| self.keys.iter().any(|k| k.rx.contains(&(sci, an)));
+        let rx = rx_installed.iter().copied().filter(|(sci, an)| !ours(*sci, *an)).collect();
+        let tx = tx_encoding.filter(|an| !self.keys.iter().any(|k| k.tx_enabled == Some(*an)));
+        self.stale = Some(Stale { rx, tx, peer_lost: false });
+        self.delete_stale();
+    }
+
+    /// Deletes the leftover SAs once they can no longer be the ones carrying traffic.
+    fn delete_stale(&mut self) {
+        let Some(st) = self.stale.as_mut() else { return };
+        if self.principal.is_none() && !st.peer_lost {
+            return;
+        }
+        for (sci, an) in st.rx.drain(..) {
+            self.out.push(Request::DeleteRxSa {
+                secy: self.secy.clone(),
+                peer_sci: format!("{:016x}", sci.0),
+                an: an.get(),
+            });
+        }
+        let principal_an =
+            self.keys.iter().find(|k| Some(&k.ckn) == self.principal.as_ref()).and_then(|k| k.tx_enabled);
+        if let Some(an) = st.tx.take().filter(|an| Some(*an) != principal_an) {
+            self.out.push(Request::DeleteTxSa { secy: self.secy.clone(), an: an.get() });
+        }
     }
 
     fn apply(&mut self, i: usize, c: DpCommand) {
@@ -154,6 +202,10 @@ impl Conn {
         let k = &mut self.keys[i];
         match c {
             DpCommand::InstallRxSa { peer, an, lowest_pn, ssci, salt, sak } => {
+                // Ours now: it replaces whatever a previous control left in that slot.
+                if let Some(st) = self.stale.as_mut() {
+                    st.rx.retain(|r| *r != (peer, an));
+                }
                 k.rx.retain(|r| *r != (peer, an));
                 k.rx.push((peer, an));
                 self.out.push(Request::InstallRxSa {
@@ -171,6 +223,9 @@ impl Conn {
                 self.out.push(Request::DeleteRxSa { secy, peer_sci: format!("{:016x}", peer.0), an: an.get() });
             }
             c @ DpCommand::InstallTxSa { .. } => {
+                if let (Some(st), DpCommand::InstallTxSa { an, .. }) = (self.stale.as_mut(), &c) {
+                    st.tx = st.tx.filter(|s| s != an);
+                }
                 k.tx = Some(c);
                 k.tx_enabled = None;
                 if principal {
@@ -192,6 +247,9 @@ impl Conn {
                 }
             }
             DpCommand::ClearSas => {
+                if let Some(st) = self.stale.as_mut() {
+                    st.peer_lost = true;
+                }
                 for (sci, an) in k.rx.drain(..) {
                     self.out.push(Request::DeleteRxSa {
                         secy: secy.clone(),

@@ -209,6 +209,18 @@ impl Daemon {
                         c.tx_next_pn = s.tx_sa.as_ref().map(|tx| tx.next_pn);
                         let rx = s.rx_scs.iter().flat_map(|sc| &sc.sas).filter(|sa| sa.installed);
                         c.rx_next_pn = rx.map(|sa| sa.next_pn).max();
+                        let installed: Vec<(Sci, An)> = s
+                            .rx_scs
+                            .iter()
+                            .filter_map(|sc| Some((Sci(u64::from_str_radix(&sc.sci, 16).ok()?), sc)))
+                            .flat_map(|(sci, sc)| {
+                                sc.sas
+                                    .iter()
+                                    .filter(|sa| sa.installed)
+                                    .filter_map(move |sa| Some((sci, An::new(sa.an)?)))
+                            })
+                            .collect();
+                        c.learn_stale(&installed, s.tx_sa.as_ref().and_then(|t| An::new(t.an)));
                     }
                 }
                 ReplyBody::Error { message } => eprintln!("macsec-control: dataplane refused a request: {message}"),
