@@ -129,6 +129,7 @@ fn mkpdu_vectors_icv_keys_and_parameter_sets() {
                 set_type::POTENTIAL_PEER_LIST => parsed.mkpdu.potential_peers.is_some(),
                 set_type::SAK_USE => parsed.mkpdu.sak_use.is_some(),
                 set_type::DISTRIBUTED_SAK => parsed.mkpdu.distributed_sak.is_some(),
+                set_type::ANNOUNCEMENT => parsed.mkpdu.announcement.is_some(),
                 set_type::XPN => parsed.mkpdu.xpn.is_some(),
                 set_type::ICV_INDICATOR => parsed.mkpdu.icv_indicator,
                 other => parsed.mkpdu.unknown_sets.contains(&other),

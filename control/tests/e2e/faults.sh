@@ -14,24 +14,13 @@ LAB_CTL="$ROOT/target/release/macsecctl"
 CKN=$(printf 'f1%.0s' $(seq 32)); CAK=$(printf '3c%.0s' $(seq 32))
 CKN2=$(printf 'f2%.0s' $(seq 32)); CAK2=$(printf '4d%.0s' $(seq 32))
 PN_THRESHOLD=3000
-pass=0; fail=0
-ok() { echo "faults-e2e: ok: $*"; pass=$((pass + 1)); }
-bad() { echo "faults-e2e: FAILED: $*"; fail=$((fail + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
+lab_checks faults-e2e
 STORE_MNT=""
 cleanup() {
     [ -n "$STORE_MNT" ] && umount "$STORE_MNT" 2>/dev/null || true
     lab_down 2>/dev/null || true
 }
 trap cleanup EXIT INT TERM
-errors() { # SIDE
-    local s=0 m
-    for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_late in_pkts_invalid; do
-        s=$(( s + $(metric "macsec_rx_sa_${m}_total" "$1") + $(metric "macsec_rx_sc_${m}_total" "$1") ))
-    done
-    echo "$s"
-}
 ping_ok() { ip netns exec "$(lab_ns hA)" ping -c "${1:-3}" -i "${2:-0.2}" -W 2 -q 10.77.0.2 >/dev/null; }
 
 # GCM-AES-256 (32-bit PNs) with a PN threshold low enough to cross many times in a test.
@@ -57,7 +46,7 @@ check "both log that they are non-dumpable with memory locked" \
 
 echo "faults-e2e: --- a SA reaches its PN threshold ($PN_THRESHOLD): replaced before it wraps, zero loss"
 sleep 1.5
-e_a=$(errors A); e_b=$(errors B); tx0=$(metric macsec_tx_sc_out_pkts_encrypted_total A); ok0=$(metric macsec_rx_sa_in_pkts_ok_total B)
+e_a=$(lab_rx_errors A); e_b=$(lab_rx_errors B); tx0=$(metric macsec_tx_sc_out_pkts_encrypted_total A); ok0=$(metric macsec_rx_sa_in_pkts_ok_total B)
 out=$(ip netns exec "$(lab_ns hA)" ping -c 4000 -i 0.002 -W 2 -q 10.77.0.2 2>&1 | grep "packet loss" || true)
 sleep 1.5
 req=$(metric macsec_rekeys_total A 'reason="pn_threshold"'); req_b=$(metric macsec_rekeys_total B 'reason="pn_threshold"')
@@ -68,7 +57,7 @@ check "the dataplanes asked for new SAKs at the threshold" test $(( req + req_b 
 check "the Tx SA in use is below threshold + one burst (it was replaced, not run on)" test "$maxpn" -le $(( PN_THRESHOLD + 64 ))
 check "no ping lost across the threshold rekeys" grep -q " 0% packet loss" <<<"$out"
 check "every frame A encrypted was validated OK by B" test "$tx" -eq "$okb"
-check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid" eval '[ "$(errors A)" = "$e_a" ] && [ "$(errors B)" = "$e_b" ]'
+check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid" eval '[ "$(lab_rx_errors A)" = "$e_a" ] && [ "$(lab_rx_errors B)" = "$e_b" ]'
 
 echo "faults-e2e: --- wire link flap (2 s, less than the MKA life time)"
 an_before=$(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}')

@@ -13,11 +13,7 @@ cargo build -q --release -p macsec-dataplane -p macsec-control
 TGT="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 BIN="$TGT/macsec-dataplane"; CBIN="$TGT/macsec-control"; LAB_CTL="$TGT/macsecctl"
 CKN=$(printf 'c1%.0s' $(seq 32)); CAK=$(printf '5a%.0s' $(seq 31))77
-pass=0; fail=0
-ok() { echo "mka-e2e: ok: $*"; pass=$((pass + 1)); }
-bad() { echo "mka-e2e: FAILED: $*"; fail=$((fail + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
+lab_checks mka-e2e
 trap 'lab_down 2>/dev/null || true' EXIT INT TERM
 
 lab_up

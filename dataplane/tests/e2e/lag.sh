@@ -15,11 +15,7 @@ LAB_CTL="$ROOT/target/release/macsecctl"
 LAG=dxlag-lab
 CKN1=$(printf 'a1%.0s' $(seq 32)); CAK1=$(printf '1b%.0s' $(seq 32))
 CKN2=$(printf 'a2%.0s' $(seq 32)); CAK2=$(printf '2c%.0s' $(seq 32))
-pass=0; fail=0
-ok() { echo "lag-e2e: ok: $*"; pass=$((pass + 1)); }
-bad() { echo "lag-e2e: FAILED: $*"; fail=$((fail + 1)); }
-check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; }
-metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
+lab_checks lag-e2e
 trap 'lab_down 2>/dev/null || true' EXIT INT TERM
 
 # The lab of deploy/lib/lab.sh with three wire veth pairs a_wireM ══ b_wireM (M = 0, 1, 2); the
@@ -42,24 +38,7 @@ MEMBERS=2
 lag_config() {
     local side=$1 l=${1,,} f="$LAB_DIR/$1.toml" third=""
     [ "$MEMBERS" = 3 ] && third="{ device = \"net_af_packet3,iface=${l}_wire2,framecnt=4096\", speed_gbps = 10 },"
-    cat > "$f" <<CONF
-[eal]
-lcores = "$([ "$side" = A ] && echo 0@0,1@1 || echo 0@1,1@0)"
-huge_pages = false
-memory_mb = 256
-file_prefix = "${LAB}$side"
-extra_args = ["--log-level", "pmd.net.af_packet:warning", "--log-level", "lib.eal:warning"]
-
-[control]
-socket = "$LAB_DIR/$side.sock"
-operator_socket = "$LAB_DIR/$side.op.sock"
-key_store = "$LAB_DIR/$side.store/keystore.json"
-master_key_file = "$LAB_DIR/$side.store/master.key"
-metrics_listen = "127.0.0.1:9465"
-
-[metrics]
-listen = "127.0.0.1:9464"
-
+    { lab_config_head "$side" "$([ "$side" = A ] && echo 0@0,1@1 || echo 0@1,1@0)"; cat <<CONF
 [[connections]]
 id = "$LAG"
 host_port = "net_af_packet0,iface=${l}_host,qpairs=$MEMBERS,framecnt=4096"
@@ -73,6 +52,7 @@ encryption_mode = "must_encrypt"
 key_source = "control"
 key_server_priority = $2
 CONF
+    } > "$f"
     echo "$f"
 }
 
@@ -82,13 +62,6 @@ members_up() { # SIDE: every member reports Encryption Up
 }
 wait_members_up() { local i; for i in $(seq $(( $2 * 5 ))); do members_up "$1" && return 0; sleep 0.2; done; return 1; }
 encrypted() { metric macsec_tx_sc_out_pkts_encrypted_total "$1" "member=\"$2\""; }
-errors() { # SIDE: frames that failed validation, came late or found no SA, all members
-    local s=0 m
-    for m in in_pkts_not_valid in_pkts_not_using_sa in_pkts_unused_sa in_pkts_late in_pkts_invalid; do
-        s=$(( s + $(metric "macsec_rx_sa_${m}_total" "$1") + $(metric "macsec_rx_sc_${m}_total" "$1") ))
-    done
-    echo "$s"
-}
 iperf_flows() { # SECONDS ARGS... -> JSON (the server is one of our pids, not a daemon)
     local secs=$1; shift
     ip netns exec "$(lab_ns hB)" iperf3 -s -1 -p 5202 >/dev/null 2>&1 & LAB_PIDS+=($!)
@@ -164,7 +137,7 @@ check "member 1 carries traffic again" active A 1 1
 
 echo "lag-e2e: --- CAK rotation on the LAG id during traffic: hitless on both members"
 sleep 1.5
-err_a=$(errors A); err_b=$(errors B); tx0=$(metric macsec_tx_sc_out_pkts_encrypted_total A); ok0=$(metric macsec_rx_sa_in_pkts_ok_total B)
+err_a=$(lab_rx_errors A); err_b=$(lab_rx_errors B); tx0=$(metric macsec_tx_sc_out_pkts_encrypted_total A); ok0=$(metric macsec_rx_sa_in_pkts_ok_total B)
 drops0=$(( $(metric macsec_port_rx_dropped_total B 'port="wire"') + $(metric macsec_policy_drops_total A) ))
 IPERF_OUT="$LAB_DIR/rotate.json"
 iperf_flows 14 -u -P 8 -b 2M -l 1000 > "$IPERF_OUT" &
@@ -183,7 +156,7 @@ drops=$(( $(metric macsec_port_rx_dropped_total B 'port="wire"') + $(metric macs
 echo "      UDP datagrams lost: $lost; A encrypted $tx, B validated OK $okb, drops $drops"
 check "zero UDP datagrams lost across the rotation" test "$lost" = 0
 check "every frame A encrypted was validated OK by B, nothing dropped" eval '[ "$tx" -gt 0 ] && [ "$tx" = "$okb" ] && [ "$drops" = 0 ]'
-check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid during the rotation" eval '[ "$(errors A)" = "$err_a" ] && [ "$(errors B)" = "$err_b" ]'
+check "zero NotValid/NotUsingSA/UnusedSA/Late/Invalid during the rotation" eval '[ "$(lab_rx_errors A)" = "$err_a" ] && [ "$(lab_rx_errors B)" = "$err_b" ]'
 check "only the new key is left, on both members" \
     test "$(describe A | jq -r '[.connections[0].macSecKeys[].ckn] | join(",")') $(describe A | jq -r .connections[0].portEncryptionStatus)" = "$CKN2 Encryption Up"
 
