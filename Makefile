@@ -65,8 +65,11 @@ fuzz: deps
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p macsec-dataplane --no-default-features --test fuzz
 	FUZZ_CASES=$(FUZZ_CASES) $(CARGO) test -p macsec-control --test fuzz
 
+# BENCH_ARGS: e.g. --rt (SCHED_RR for the bench, generator and dataplane: recorded runs),
+# --only crypto|secy|dataplane|scaling, --quick, --json.
+BENCH_ARGS ?=
 bench: deps
-	$(CARGO) run --release -p macsec-bench
+	$(CARGO) run --release -p macsec-bench -- $(BENCH_ARGS)
 
 lint:
 	$(CARGO) fmt --all --check
