@@ -4,22 +4,11 @@ use std::time::{Duration, Instant};
 
 use macsec_dataplane::secy::{CipherSuite, Sci};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 
 use super::*;
 
 fn node(sci: Sci, suite: CipherSuite, seed: u64, now: Instant) -> Participant<StdRng> {
-    let cfg = MkaConfig {
-        sci,
-        mac: sci.mac(),
-        priority: 16,
-        cipher_suite: suite,
-        rekey_interval: None,
-        pn_threshold: 1 << 62,
-    };
-    let cak = Cak::from_hex(&"ab".repeat(32)).unwrap();
-    let ckn = Ckn::from_hex(&"cd".repeat(32)).unwrap();
-    Participant::new(cfg, ckn, cak, StdRng::seed_from_u64(seed), now)
+    super::tests::node(sci, 16, suite, seed, now)
 }
 
 #[test]

@@ -7,27 +7,12 @@ use std::time::{Duration, Instant};
 
 use macsec_dataplane::secy::{CipherSuite, Sci};
 use rand::rngs::StdRng;
-use rand::SeedableRng;
 
-use super::keys::{Cak, Ckn};
-use super::participant::{DpCommand, MkaConfig, Participant, RekeyReason, State};
+use super::participant::tests::node;
+use super::participant::{DpCommand, Participant, RekeyReason, State};
 
 const SCI_A: Sci = Sci(0x0200_0000_000a_0001);
 const SCI_B: Sci = Sci(0x0200_0000_000b_0001);
-
-fn node(sci: Sci, priority: u8, suite: CipherSuite, seed: u64, now: Instant) -> Participant<StdRng> {
-    let cfg = MkaConfig {
-        sci,
-        mac: sci.mac(),
-        priority,
-        cipher_suite: suite,
-        rekey_interval: None,
-        pn_threshold: 0xc000_0000,
-    };
-    let cak = Cak::from_hex(&"7e".repeat(32)).unwrap();
-    let ckn = Ckn::from_hex(&"9a".repeat(32)).unwrap();
-    Participant::new(cfg, ckn, cak, StdRng::seed_from_u64(seed), now)
-}
 
 /// One side's dataplane: Rx SAs by (peer, AN), Tx SAs by AN, the encoding AN.
 #[derive(Default, Debug)]

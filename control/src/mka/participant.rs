@@ -876,7 +876,7 @@ pub fn peek_ckn(frame: &[u8]) -> Option<Ckn> {
 
 #[cfg(test)]
 #[path = "participant_tests.rs"]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(test)]
 #[path = "hostile_tests.rs"]

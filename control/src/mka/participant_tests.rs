@@ -13,7 +13,9 @@ const SCI_A: Sci = Sci(0x0200_0000_000a_0001);
 const SCI_B: Sci = Sci(0x0200_0000_000b_0001);
 const SCI_C: Sci = Sci(0x0200_0000_000c_0001);
 
-fn node(sci: Sci, priority: u8, suite: CipherSuite, seed: u64, now: Instant) -> Participant<StdRng> {
+/// A participant of the tests (the same CAK/CKN for every one): also used by the lossy and
+/// announcement tests.
+pub(crate) fn node(sci: Sci, priority: u8, suite: CipherSuite, seed: u64, now: Instant) -> Participant<StdRng> {
     let cfg = MkaConfig {
         sci,
         mac: sci.mac(),
