@@ -16,7 +16,7 @@ BIN="$ROOT/target/release/macsec-dataplane"; CBIN="$ROOT/target/release/macsec-c
 LAB_CTL="$ROOT/target/release/macsecctl"
 lab_checks soak
 trap 'lab_down 2>/dev/null || true' EXIT INT TERM
-key() { printf '%02x%.0s' "$1" $(seq 32); } # 64 hex digits from a number (lab keys only)
+key() { local b; b=$(printf '%02x' "$1"); printf "$b%.0s" $(seq 32); } # 64 hex digits from a number (lab keys only)
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 in_use() { # SIDE CKN
     lab_ctl "$1" describe-connections | jq -e --arg c "$2" '.connections[0].macSecKeys[] | select(.ckn == $c and .inUse)' >/dev/null
