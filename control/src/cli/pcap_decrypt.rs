@@ -265,11 +265,12 @@ pub fn decrypt_with_cak<R: Read, W: Write>(
 mod args_tests {
     use super::*;
 
-    fn args(s: &str) -> Vec<String> {
+    /// Also used by the `--ckn/--cak` tests in `pcap_decrypt/tests.rs`.
+    pub(super) fn args(s: &str) -> Vec<String> {
         s.split_whitespace().map(str::to_owned).collect()
     }
 
-    fn err(s: &str) -> String {
+    pub(super) fn err(s: &str) -> String {
         match parse(&args(s)) {
             Ok(_) => panic!("accepted: {s}"),
             Err(e) => e.to_string(),

@@ -207,16 +207,7 @@ fn an_altered_frame_or_mkpdu_is_caught() {
     assert_eq!(r.ok, 0);
 }
 
-fn args(s: &str) -> Vec<String> {
-    s.split_whitespace().map(str::to_owned).collect()
-}
-
-fn err(s: &str) -> String {
-    match parse(&args(s)) {
-        Ok(_) => panic!("accepted: {s}"),
-        Err(e) => e.to_string(),
-    }
-}
+use super::args_tests::{args, err};
 
 #[test]
 fn ckn_and_cak_arguments() {
