@@ -3,9 +3,10 @@
 //! `DA | SA | User Data`  →  `DA | SA | SecTAG | Secure Data | ICV`. An 802.1Q tag is the start
 //! of the User Data, so it ends up inside the protected (and encrypted) part.
 
+use super::batch;
 use super::counters::SecyStats;
 use super::sa::{SaCrypto, TxSc};
-use super::sectag::{SecTagRepr, Tci, SECTAG_LEN_SCI};
+use super::sectag::SECTAG_LEN_SCI;
 use super::{An, FrameBuf, Pn, Sci, SecyConfig, ICV_LEN};
 
 /// Octets DA and SA take in front of the SecTAG.
@@ -101,35 +102,10 @@ pub fn protect_with<B: FrameBuf>(
     crypto: &SaCrypto,
     frame: &mut B,
 ) -> Result<TxVerdict, TxDrop> {
-    let len = frame.len();
-    check_len(cfg, len)?;
-    grow(frame)?;
-    let user_len = len - MAC_ADDRS_LEN;
-    // 802.1AE-2018 9.5: E and C are both set for confidentiality, both clear for integrity only.
-    let tci = Tci::default().with(Tci::E, cfg.confidentiality).with(Tci::C, cfg.confidentiality);
-    let tag = SecTagRepr { tci, an, sl: SecTagRepr::short_length(user_len), pn: pn.wire(), sci: Some(sci) };
-    let bytes = frame.bytes_mut();
-    // The frame grew by SECTAG_LEN_SCI in front: move DA and SA back to the start.
-    bytes.copy_within(SECTAG_LEN_SCI..SECTAG_LEN_SCI + MAC_ADDRS_LEN, 0);
-    tag.emit(&mut bytes[MAC_ADDRS_LEN..]).map_err(|_| TxDrop::NoRoom)?;
-
-    // 802.1AE-2018 14.1: A = DA ‖ SA ‖ SecTAG (‖ the User Data left in clear), P = the rest.
-    let clear = if cfg.confidentiality { cfg.confidentiality_offset.octets().min(user_len) } else { user_len };
-    let aad_len = MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear;
-    let (aad, rest) = bytes.split_at_mut(aad_len);
-    let data_len = rest.len() - ICV_LEN;
-    let (data, icv_out) = rest.split_at_mut(data_len);
+    // The frame work is the batched path's (SecTAG, AAD split); only the AES-GCM call is per frame.
+    let (verdict, aad_len) = batch::protect_header(cfg, sci, an, pn, frame)?;
+    let (aad, data, icv_out) = batch::seal_parts(frame.bytes_mut(), aad_len).ok_or(TxDrop::NoRoom)?;
     let icv = crypto.key().seal(&crypto.iv(sci, pn), aad, data);
     icv_out.copy_from_slice(&icv);
-    Ok(if cfg.confidentiality { TxVerdict::Encrypted } else { TxVerdict::Protected })
-}
-
-/// Makes room for the SecTAG in front and the ICV behind, or leaves the frame unchanged.
-fn grow<B: FrameBuf>(frame: &mut B) -> Result<(), TxDrop> {
-    frame.prepend(SECTAG_LEN_SCI).map_err(|_| TxDrop::NoRoom)?;
-    if frame.append(ICV_LEN).is_err() {
-        frame.trim_front(SECTAG_LEN_SCI);
-        return Err(TxDrop::NoRoom);
-    }
-    Ok(())
+    Ok(verdict)
 }
