@@ -227,7 +227,13 @@ impl Conn {
                     st.tx = st.tx.filter(|s| s != an);
                 }
                 k.tx = Some(c);
-                k.tx_enabled = None;
+                // The principal's old Tx SA keeps carrying traffic in the dataplane until the new
+                // one is enabled (802.1X-2020 9.8: the key server enables transmit only once
+                // every peer receives with the new SAK), so it stays principal and its encoding
+                // AN stays what it was. A key that is not principal has nothing in the dataplane.
+                if !principal {
+                    k.tx_enabled = None;
+                }
                 if principal {
                     if let Some(r) = tx_request(&secy, k.tx.as_ref()) {
                         self.out.push(r);
@@ -330,10 +336,19 @@ impl Conn {
         self.pump();
     }
 
-    pub fn rekey(&mut self) -> bool {
-        let Some(k) = self.keys.iter_mut().find(|k| Some(&k.ckn) == self.principal.as_ref()) else { return false };
-        k.participant.request_rekey(RekeyReason::Operator);
-        true
+    /// An operator's request for a new SAK. Only the key server generates SAKs (802.1X-2020
+    /// 9.8.1); a member has no MKPDU to ask for one, so it is refused there rather than kept.
+    pub fn rekey(&mut self) -> Rekey {
+        let Some(k) = self.keys.iter_mut().find(|k| Some(&k.ckn) == self.principal.as_ref()) else {
+            return Rekey::Down;
+        };
+        match k.participant.key_server() {
+            Some(ks) if ks != self.sci => Rekey::PeerIsKeyServer(ks),
+            _ => {
+                k.participant.request_rekey(RekeyReason::Operator);
+                Rekey::Requested
+            }
+        }
     }
 
     pub fn next_timeout(&self) -> Option<Instant> {
@@ -354,6 +369,16 @@ impl Conn {
     pub fn encryption_up(&self) -> bool {
         self.principal.is_some()
     }
+}
+
+/// What [`Conn::rekey`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rekey {
+    Requested,
+    /// Encryption is down: no SAK to replace.
+    Down,
+    /// The peer with this SCI is key server.
+    PeerIsKeyServer(Sci),
 }
 
 fn tx_request(secy: &SecyRef, c: Option<&DpCommand>) -> Option<Request> {

@@ -37,6 +37,7 @@ struct FakeDp {
     /// Requests the real dataplane would refuse (enable of an AN without a Tx SA).
     refused: Vec<String>,
     tx_switches: usize,
+    tx_installs: usize,
 }
 
 impl FakeDp {
@@ -50,6 +51,7 @@ impl FakeDp {
                     self.rx.remove(&(peer_sci, an));
                 }
                 Request::InstallTxSa { an, sak, .. } => {
+                    self.tx_installs += 1;
                     self.tx.insert(an, sak.to_sak().unwrap().expose().to_vec());
                 }
                 Request::EnableTxSa { an, .. } if self.tx.contains_key(&an) => {
@@ -85,12 +87,14 @@ struct Lab {
     da: FakeDp,
     db: FakeDp,
     now: Instant,
+    /// Times a side's `encryption_up()` went from true to false after any single event.
+    drops: usize,
 }
 
 impl Lab {
     fn new() -> Lab {
         let (a, b) = (conn(SCI_A, 16), conn(SCI_B, 32));
-        Lab { a, b, da: FakeDp::default(), db: FakeDp::default(), now: Instant::now() }
+        Lab { a, b, da: FakeDp::default(), db: FakeDp::default(), now: Instant::now(), drops: 0 }
     }
 
     /// Whatever `tx` sends with, `rx` has an Rx SA for: no frame of ours would be dropped.
@@ -112,10 +116,14 @@ impl Lab {
                 break;
             }
             for f in &fa {
+                let up = self.b.encryption_up();
                 self.b.handle_mkpdu(self.now, f);
+                self.drops += usize::from(up && !self.b.encryption_up());
             }
             for f in &fb {
+                let up = self.a.encryption_up();
                 self.a.handle_mkpdu(self.now, f);
+                self.drops += usize::from(up && !self.a.encryption_up());
             }
             self.da.apply(&mut self.a);
             self.db.apply(&mut self.b);
@@ -128,8 +136,10 @@ impl Lab {
     fn run(&mut self, secs: u64, mut each: impl FnMut(&Lab)) {
         for _ in 0..secs * 10 {
             self.now += Duration::from_millis(100);
+            let up = (self.a.encryption_up(), self.b.encryption_up());
             self.a.handle_timeout(self.now);
             self.b.handle_timeout(self.now);
+            self.drops += usize::from(up.0 && !self.a.encryption_up()) + usize::from(up.1 && !self.b.encryption_up());
             self.da.apply(&mut self.a);
             self.db.apply(&mut self.b);
             self.exchange();
@@ -214,11 +224,39 @@ fn the_principal_keeps_its_sas_while_the_newest_key_never_works() {
     lab.a.add_key(Ckn::from_hex(CKN2).unwrap(), Cak::from_hex(&"55".repeat(32)).unwrap(), 2, lab.now);
     let ckn1 = Ckn::from_hex(CKN1).unwrap();
     for _ in 0..3 {
-        assert!(lab.a.rekey(), "the principal can be rekeyed");
+        assert_eq!(lab.a.rekey(), Rekey::Requested, "the principal can be rekeyed");
         lab.run(6, |l| assert!(l.a.encryption_up() && l.b.encryption_up()));
         lab.assert_consistent(&ckn1);
     }
     let k2 = lab.a.keys.iter().find(|k| k.ckn.to_string() == CKN2).unwrap();
     assert!(k2.rx.is_empty() && k2.tx.is_none() && !k2.worked);
     assert!(lab.da.tx_switches >= 4, "three rekeys switched the Tx SA: {}", lab.da.tx_switches);
+}
+
+#[test]
+fn a_sak_rekey_keeps_encryption_up_and_installs_each_tx_sa_once() {
+    // The old Tx SA carries traffic until the new one is enabled: the principal does not drop
+    // (which logged "encryption down" and flipped macsec_mka_encryption_up on every rekey) and
+    // is not re-chosen (which sent the new Tx SA's install a second time).
+    let mut lab = Lab::new();
+    let cak1 = "66".repeat(32);
+    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
+    lab.run(5, |_| {});
+    let ckn1 = Ckn::from_hex(CKN1).unwrap();
+    lab.assert_consistent(&ckn1);
+    assert_eq!(lab.drops, 0, "no drop while coming up");
+    let before = [(lab.da.tx_installs, lab.da.tx_switches), (lab.db.tx_installs, lab.db.tx_switches)];
+    // A has the lower priority value: it is key server, and B has no way to ask for a SAK.
+    assert_eq!(lab.b.rekey(), Rekey::PeerIsKeyServer(SCI_A));
+    for _ in 0..3 {
+        assert_eq!(lab.a.rekey(), Rekey::Requested);
+        lab.run(6, |_| {});
+        lab.assert_consistent(&ckn1);
+    }
+    assert_eq!(lab.drops, 0, "encryption_up() never dropped during the rekeys");
+    for (dp, (installs, switches)) in [&lab.da, &lab.db].into_iter().zip(before) {
+        assert_eq!(dp.tx_switches - switches, 3, "each rekey switched the Tx SA once");
+        assert_eq!(dp.tx_installs - installs, 3, "each new Tx SA was installed once");
+        assert!(dp.tx.len() <= 2, "old Tx SAs are deleted: {:?}", dp.tx.keys());
+    }
 }

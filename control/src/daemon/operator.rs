@@ -11,7 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::{mpsc, oneshot};
 
-use super::conn::Conn;
+use super::conn::{Conn, Rekey};
 use super::{unix_now, Daemon, OpCall};
 use crate::keychain::{self, KeychainError, MAX_KEYS};
 use crate::mka::keys::Ckn;
@@ -108,11 +108,26 @@ impl Daemon {
             }
             OpRequest::DescribeConnections { connection_id } => OpReply::ok(self.describe(connection_id.as_deref())),
             OpRequest::Rekey { connection_id } => match self.conn_indices(connection_id) {
-                // Every member of a LAG that is up rekeys (`|`: no short circuit).
-                Ok(all) if all.iter().fold(false, |any, &i| self.conns[i].rekey() | any) => {
-                    OpReply::ok(json!({"connectionId": connection_id, "rekey": "requested"}))
+                // Every member of a LAG that is up and key server rekeys.
+                Ok(all) => {
+                    let done: Vec<Rekey> = all.iter().map(|&i| self.conns[i].rekey()).collect();
+                    let peer_ks = done.iter().find_map(|r| match r {
+                        Rekey::PeerIsKeyServer(sci) => Some(*sci),
+                        _ => None,
+                    });
+                    match peer_ks {
+                        _ if done.contains(&Rekey::Requested) => {
+                            OpReply::ok(json!({"connectionId": connection_id, "rekey": "requested"}))
+                        }
+                        Some(sci) => OpReply::err(format!(
+                            "connection {connection_id}: the peer {sci} is key server and only the key server \
+                             distributes SAKs (802.1X-2020 9.8.1); rekey on the peer"
+                        )),
+                        None => {
+                            OpReply::err(format!("connection {connection_id}: encryption is down, nothing to rekey"))
+                        }
+                    }
                 }
-                Ok(_) => OpReply::err(format!("connection {connection_id}: encryption is down, nothing to rekey")),
                 Err(e) => OpReply::err(e),
             },
             OpRequest::Status => OpReply::ok(self.status()),

@@ -311,9 +311,10 @@ impl<R: RngCore + CryptoRng> Participant<R> {
         self.mi
     }
 
-    /// Whether a SAK is installed and our Tx SA enabled.
+    /// Whether a SAK is installed and our Tx SA enabled. During a SAK rekey the old SAK's Tx SA
+    /// transmits until the new one is enabled (802.1X-2020 9.8), so the session stays secured.
     pub fn is_secured(&self) -> bool {
-        self.latest.as_ref().is_some_and(|l| l.tx_enabled) && self.peers.iter().any(|p| p.live)
+        [&self.latest, &self.old].into_iter().flatten().any(|k| k.tx_enabled) && self.peers.iter().any(|p| p.live)
     }
 
     pub fn state(&self) -> State {
