@@ -260,3 +260,35 @@ fn a_sak_rekey_keeps_encryption_up_and_installs_each_tx_sa_once() {
         assert!(dp.tx.len() <= 2, "old Tx SAs are deleted: {:?}", dp.tx.keys());
     }
 }
+
+#[test]
+fn a_rekey_requested_before_the_last_sak_is_in_use_waits_for_it() {
+    // A second SAK distributed before every peer transmits with the first would retire the SAK
+    // that still carries traffic (the peer deletes its Rx SA while we send on it). The request
+    // is kept and served once the latest SAK is in use by all (802.1X-2020 9.8).
+    let mut lab = Lab::new();
+    let cak1 = "77".repeat(32);
+    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
+    lab.run(5, |_| {});
+    let ckn1 = Ckn::from_hex(CKN1).unwrap();
+    lab.assert_consistent(&ckn1);
+    let kn = |c: &Conn| c.keys[0].participant.status().latest_kn.unwrap_or(0);
+    let kn0 = kn(&lab.a);
+    // The participant's next step, without waiting for its timer.
+    let step = |c: &mut Conn, now| {
+        c.keys[0].participant.handle_timeout(now);
+        c.pump();
+    };
+    assert_eq!(lab.a.rekey(), Rekey::Requested);
+    step(&mut lab.a, lab.now);
+    assert_eq!(kn(&lab.a), kn0 + 1, "the first rekey distributes at once");
+    assert_eq!(lab.a.rekey(), Rekey::Requested, "a second request is taken");
+    step(&mut lab.a, lab.now);
+    assert_eq!(kn(&lab.a), kn0 + 1, "but not served while the peer has not switched");
+    lab.da.apply(&mut lab.a);
+    lab.exchange(); // checks after every round that whatever A sends, B can validate
+    lab.run(6, |_| {});
+    assert_eq!((kn(&lab.a), kn(&lab.b)), (kn0 + 2, kn0 + 2), "then it is served");
+    lab.assert_consistent(&ckn1);
+    assert_eq!(lab.drops, 0);
+}

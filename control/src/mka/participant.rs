@@ -633,7 +633,13 @@ impl<R: RngCore + CryptoRng> Participant<R> {
             None => Some(RekeyReason::Established),
             Some(l) if l.server != self.mi => Some(RekeyReason::PeerChange),
             Some(l) if live.iter().any(|s| !l.rx_for.contains(s)) => Some(RekeyReason::PeerChange),
-            Some(_) => self.pending_rekey,
+            // 802.1X-2020 9.8: a new SAK retires the old one, so a rekey (interval, PN threshold,
+            // operator) waits until the latest is in use: we transmit with it and so does every
+            // live peer. Served earlier, the peer deletes the Rx SA of the SAK we still send on.
+            Some(l) if l.tx_enabled && self.peers.iter().filter(|p| p.live).all(|p| p.transmitting_latest) => {
+                self.pending_rekey
+            }
+            Some(_) => self.pending_rekey.filter(|r| *r == RekeyReason::PeerChange),
         };
         if let Some(r) = reason {
             self.pending_rekey = None;
