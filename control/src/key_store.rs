@@ -198,9 +198,38 @@ impl KeyStore {
 
     /// Writes `keys` atomically (mode 0600) and makes them the store's state.
     pub fn save(&mut self, keys: Vec<Entry>) -> Result<(), StoreError> {
+        let p = self.prepare(keys)?;
+        p.write()?;
+        self.commit(p);
+        Ok(())
+    }
+
+    /// `keys` serialized, to be written by [`Pending::write`] (which may block for seconds on
+    /// a busy disk, so the daemon runs it off its event loop) and then [`Self::commit`]ted.
+    pub fn prepare(&self, keys: Vec<Entry>) -> Result<Pending, StoreError> {
         let file = File { version: 1, keys };
         let text = serde_json::to_string_pretty(&file)
             .map_err(|e| StoreError::Format { path: self.path.clone(), detail: e.to_string() })?;
+        Ok(Pending { path: self.path.clone(), text, file })
+    }
+
+    /// Makes a written state the store's state.
+    pub fn commit(&mut self, p: Pending) {
+        self.file = p.file;
+    }
+}
+
+/// A store state ready to write. It holds sealed CAKs only.
+pub struct Pending {
+    path: PathBuf,
+    text: String,
+    file: File,
+}
+
+impl Pending {
+    /// Writes the file atomically: temp file (mode 0600), fsync, rename. On error the old file
+    /// stays as it was.
+    pub fn write(&self) -> Result<(), StoreError> {
         if let Some(d) = self.path.parent() {
             std::fs::create_dir_all(d).map_err(io(d, "create"))?;
         }
@@ -208,16 +237,14 @@ impl KeyStore {
         let _ = std::fs::remove_file(&tmp);
         let write = || -> std::io::Result<()> {
             let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
-            f.write_all(text.as_bytes())?;
+            f.write_all(self.text.as_bytes())?;
             f.sync_all()?;
             std::fs::rename(&tmp, &self.path)
         };
-        if let Err(e) = write() {
+        write().map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
-            return Err(StoreError::Io { path: self.path.clone(), what: "write", err: e });
-        }
-        self.file = file;
-        Ok(())
+            StoreError::Io { path: self.path.clone(), what: "write", err: e }
+        })
     }
 }
 

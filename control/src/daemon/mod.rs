@@ -17,11 +17,13 @@ use macsec_dataplane::appliance::ctl_proto::{Event, ReplyBody, Request, SecyInfo
 use macsec_dataplane::secy::{An, Sci};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::key_store::KeyStore;
+use crate::key_store::{KeyStore, Pending, StoreError};
 use crate::mka::keys::Ckn;
 use crate::mka::participant::DpEvent;
+use crate::operator_proto::OpReply;
 use conn::Conn;
 use dp_link::DpLink;
+use operator::{AfterSave, Op};
 
 const USAGE: &str = "usage: macsec-control --config PATH
 
@@ -74,6 +76,51 @@ pub fn unix_now() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
+/// A key store write running on the blocking pool, the change it is for and who waits for it.
+struct Saving {
+    task: tokio::task::JoinHandle<(Pending, Result<(), StoreError>)>,
+    then: AfterSave,
+    reply: Option<oneshot::Sender<OpReply>>,
+}
+
+impl Saving {
+    /// Replies at once, or starts the write.
+    fn start(op: Op, reply: Option<oneshot::Sender<OpReply>>) -> Option<Saving> {
+        match op {
+            Op::Done(r) => {
+                Self::answer(reply, r);
+                None
+            }
+            Op::Save(p, then) => {
+                let task = tokio::task::spawn_blocking(move || {
+                    let written = p.write();
+                    (p, written)
+                });
+                Some(Saving { task, then, reply })
+            }
+        }
+    }
+
+    fn end(self, d: &mut Daemon, joined: Result<(Pending, Result<(), StoreError>), tokio::task::JoinError>) {
+        let r = match joined {
+            Ok((p, written)) => d.finish(p, written, self.then),
+            Err(e) => OpReply::err(format!("key store: the write did not complete ({e}); the keychain is unchanged")),
+        };
+        Self::answer(self.reply, r);
+    }
+
+    /// To the operator who asked, or to the log for a scheduled deletion.
+    fn answer(reply: Option<oneshot::Sender<OpReply>>, r: OpReply) {
+        match reply {
+            Some(tx) => {
+                let _ = tx.send(r);
+            }
+            None if !r.ok => eprintln!("macsec-control: {}", r.error.unwrap_or_default()),
+            None => {}
+        }
+    }
+}
+
 /// A request from the operator socket with the channel for its reply.
 pub type OpCall = (crate::operator_proto::OpRequest, oneshot::Sender<crate::operator_proto::OpReply>);
 
@@ -99,6 +146,7 @@ async fn run(cfg: Config) -> Result<(), String> {
     let mut term =
         tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
     let mut status_tick = tokio::time::interval(Duration::from_secs(1));
+    let mut saving: Option<Saving> = None;
     eprintln!(
         "macsec-control: started; operator socket {}, metrics http://{}/metrics",
         d.cfg.mka.operator_socket.display(),
@@ -115,6 +163,13 @@ async fn run(cfg: Config) -> Result<(), String> {
             .filter_map(|c| c.next_timeout())
             .min()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(1));
+        let idle = saving.is_none();
+        let save_done = async {
+            match saving.as_mut() {
+                Some(s) => (&mut s.task).await,
+                None => std::future::pending().await,
+            }
+        };
         let msg = async {
             match d.dp.as_mut() {
                 Some(dp) => Some(dp.recv().await),
@@ -134,14 +189,20 @@ async fn run(cfg: Config) -> Result<(), String> {
                 let now = Instant::now();
                 for c in &mut d.conns { c.handle_timeout(now); }
             }
-            Some((req, reply)) = op_rx.recv() => {
-                let r = d.operate(req);
-                let _ = reply.send(r);
+            // One key store write at a time; requests wait in the channel meanwhile.
+            Some((req, reply)) = op_rx.recv(), if idle => {
+                let op = d.begin(req);
+                saving = Saving::start(op, Some(reply));
             }
+            joined = save_done => if let Some(s) = saving.take() {
+                s.end(&mut d, joined);
+            },
             Some(reply) = metrics_rx.recv() => {
                 let _ = reply.send(metrics::render(&d.conns, d.dp.is_some()));
             }
-            _ = status_tick.tick() => d.tick(),
+            _ = status_tick.tick() => if let Some(op) = d.tick(idle) {
+                saving = Saving::start(op, None);
+            },
             _ = tokio::signal::ctrl_c() => break,
             _ = term.recv() => break,
         }
@@ -277,8 +338,9 @@ impl Daemon {
         }
     }
 
-    /// Every second: dataplane status (Tx PNs), scheduled key deletions.
-    fn tick(&mut self) {
+    /// Every second: dataplane status (Tx PNs); and, when no key store write is in progress,
+    /// the first scheduled key deletion that is due.
+    fn tick(&mut self, may_save: bool) -> Option<Op> {
         if let Some(dp) = self.dp.as_mut() {
             if let Ok(id) = dp.send(Request::Status) {
                 self.status_ids.push(id);
@@ -287,14 +349,9 @@ impl Daemon {
                 }
             }
         }
-        let now = unix_now();
-        for (conn, ckn) in schedule::due(self.store.entries(), now) {
-            eprintln!("macsec-control: connection {conn}: scheduled deletion of CKN {ckn} is due");
-            let r = self.disassociate(&conn, &ckn);
-            if !r.ok {
-                eprintln!("macsec-control: {}", r.error.unwrap_or_default());
-            }
-        }
+        let (conn, ckn) = schedule::due(self.store.entries(), unix_now()).into_iter().next().filter(|_| may_save)?;
+        eprintln!("macsec-control: connection {conn}: scheduled deletion of CKN {ckn} is due");
+        Some(self.disassociate(&conn, &ckn))
     }
 
     /// Logs state changes (never key material).

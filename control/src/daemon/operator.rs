@@ -13,8 +13,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::conn::{Conn, Rekey};
 use super::{unix_now, Daemon, OpCall};
+use crate::key_store::{Pending, StoreError};
 use crate::keychain::{self, KeychainError, MAX_KEYS};
-use crate::mka::keys::Ckn;
+use crate::mka::keys::{Cak, Ckn};
 use crate::operator_proto::{OpReply, OpRequest};
 
 pub fn serve(path: &Path, calls: mpsc::Sender<OpCall>) -> std::io::Result<()> {
@@ -95,8 +96,64 @@ pub async fn serve_metrics(addr: SocketAddr, render: mpsc::Sender<oneshot::Sende
     Ok(())
 }
 
+/// What an operator verb needs: a reply now, or a key store write first (run off the event
+/// loop: an fsync on a busy disk can take seconds, and MKA must keep its timers meanwhile).
+pub enum Op {
+    Done(OpReply),
+    Save(Pending, AfterSave),
+}
+
+/// The running-state change a key store write was for, applied only once it is on disk.
+pub enum AfterSave {
+    Associate { id: String, ckn: Ckn, cak: Cak, at: u64, warning: Option<String> },
+    Disassociate { id: String, ckn: Ckn },
+    Schedule { id: String, ckn: Ckn, at: u64 },
+}
+
+impl From<OpReply> for Op {
+    fn from(r: OpReply) -> Op {
+        Op::Done(r)
+    }
+}
+
 impl Daemon {
+    /// Runs a verb to the end, writing the key store on this thread (tests, and callers that
+    /// may block).
     pub fn operate(&mut self, req: OpRequest) -> OpReply {
+        let op = self.begin(req);
+        self.run_op(op)
+    }
+
+    pub fn run_op(&mut self, op: Op) -> OpReply {
+        match op {
+            Op::Done(r) => r,
+            Op::Save(p, then) => {
+                let written = p.write();
+                self.finish(p, written, then)
+            }
+        }
+    }
+
+    /// After the write: on success the store and the running keychain change, else neither.
+    pub fn finish(&mut self, p: Pending, written: Result<(), StoreError>, then: AfterSave) -> OpReply {
+        if let Err(e) = written {
+            return match then {
+                AfterSave::Schedule { .. } => OpReply::err(e),
+                _ => OpReply::err(format!("{e}; the keychain is unchanged")),
+            };
+        }
+        self.store.commit(p);
+        match then {
+            AfterSave::Associate { id, ckn, cak, at, warning } => self.associated(&id, ckn, cak, at, warning),
+            AfterSave::Disassociate { id, ckn } => self.disassociated(&id, &ckn),
+            AfterSave::Schedule { id, ckn, at } => {
+                OpReply::ok(json!({"connectionId": id, "ckn": ckn.to_string(), "deleteAt": at}))
+            }
+        }
+    }
+
+    /// Starts a verb: everything is checked here; what changes state waits for its write.
+    pub fn begin(&mut self, req: OpRequest) -> Op {
         match &req {
             OpRequest::AssociateMacSecKey { connection_id, ckn, cak } => self.associate(connection_id, ckn, cak),
             OpRequest::DisassociateMacSecKey { connection_id, ckn } => self.disassociate(connection_id, ckn),
@@ -104,33 +161,34 @@ impl Daemon {
                 self.schedule_deletion(connection_id, ckn, *days)
             }
             OpRequest::UpdateConnection { connection_id, encryption_mode } => {
-                self.update_connection(connection_id, encryption_mode)
+                self.update_connection(connection_id, encryption_mode).into()
             }
-            OpRequest::DescribeConnections { connection_id } => OpReply::ok(self.describe(connection_id.as_deref())),
-            OpRequest::Rekey { connection_id } => match self.conn_indices(connection_id) {
-                // Every member of a LAG that is up and key server rekeys.
-                Ok(all) => {
-                    let done: Vec<Rekey> = all.iter().map(|&i| self.conns[i].rekey()).collect();
-                    let peer_ks = done.iter().find_map(|r| match r {
-                        Rekey::PeerIsKeyServer(sci) => Some(*sci),
-                        _ => None,
-                    });
-                    match peer_ks {
-                        _ if done.contains(&Rekey::Requested) => {
-                            OpReply::ok(json!({"connectionId": connection_id, "rekey": "requested"}))
-                        }
-                        Some(sci) => OpReply::err(format!(
-                            "connection {connection_id}: the peer {sci} is key server and only the key server \
-                             distributes SAKs (802.1X-2020 9.8.1); rekey on the peer"
-                        )),
-                        None => {
-                            OpReply::err(format!("connection {connection_id}: encryption is down, nothing to rekey"))
-                        }
-                    }
-                }
-                Err(e) => OpReply::err(e),
-            },
-            OpRequest::Status => OpReply::ok(self.status()),
+            OpRequest::DescribeConnections { connection_id } => {
+                OpReply::ok(self.describe(connection_id.as_deref())).into()
+            }
+            OpRequest::Rekey { connection_id } => self.rekey(connection_id).into(),
+            OpRequest::Status => OpReply::ok(self.status()).into(),
+        }
+    }
+
+    /// Every member of a LAG that is up and key server rekeys.
+    fn rekey(&mut self, id: &str) -> OpReply {
+        let all = match self.conn_indices(id) {
+            Ok(all) => all,
+            Err(e) => return OpReply::err(e),
+        };
+        let done: Vec<Rekey> = all.iter().map(|&i| self.conns[i].rekey()).collect();
+        let peer_ks = done.iter().find_map(|r| match r {
+            Rekey::PeerIsKeyServer(sci) => Some(*sci),
+            _ => None,
+        });
+        match peer_ks {
+            _ if done.contains(&Rekey::Requested) => OpReply::ok(json!({"connectionId": id, "rekey": "requested"})),
+            Some(sci) => OpReply::err(format!(
+                "connection {id}: the peer {sci} is key server and only the key server distributes SAKs \
+                 (802.1X-2020 9.8.1); rekey on the peer"
+            )),
+            None => OpReply::err(format!("connection {id}: encryption is down, nothing to rekey")),
         }
     }
 
@@ -150,30 +208,37 @@ impl Daemon {
     }
 
     /// Checks everything first; the store is written before the running keychain changes.
-    fn associate(&mut self, id: &str, ckn: &str, cak: &str) -> OpReply {
+    fn associate(&mut self, id: &str, ckn: &str, cak: &str) -> Op {
         let all = match self.conn_indices(id) {
             Ok(all) => all,
-            Err(e) => return OpReply::err(e),
+            Err(e) => return OpReply::err(e).into(),
         };
-        let i = all[0];
         let (ckn, cak, warning) = match keychain::parse_pair(ckn, cak) {
             Ok(p) => p,
-            Err(e) => return OpReply::err(e),
+            Err(e) => return OpReply::err(e).into(),
         };
         if self.store.entries().iter().any(|e| e.connection == id && e.ckn == ckn.to_string()) {
-            return OpReply::err(KeychainError::AlreadyAssociated { ckn: ckn.to_string() });
+            return OpReply::err(KeychainError::AlreadyAssociated { ckn: ckn.to_string() }).into();
         }
-        if self.conns[i].keys.len() >= MAX_KEYS {
-            return OpReply::err(KeychainError::Full { connection: id.to_owned() });
+        if self.conns[all[0]].keys.len() >= MAX_KEYS {
+            return OpReply::err(KeychainError::Full { connection: id.to_owned() }).into();
         }
-        let now = unix_now();
-        let keys = self.store.with_added(id, &ckn, &cak, now);
-        if let Err(e) = self.store.save(keys) {
-            return OpReply::err(format!("{e}; the keychain is unchanged"));
+        let at = unix_now();
+        let keys = self.store.with_added(id, &ckn, &cak, at);
+        self.save(keys, AfterSave::Associate { id: id.to_owned(), ckn, cak, at, warning })
+    }
+
+    fn save(&self, keys: Vec<crate::key_store::Entry>, then: AfterSave) -> Op {
+        match self.store.prepare(keys) {
+            Ok(p) => Op::Save(p, then),
+            Err(e) => OpReply::err(format!("{e}; the keychain is unchanged")).into(),
         }
-        for &i in &all {
+    }
+
+    fn associated(&mut self, id: &str, ckn: Ckn, cak: Cak, at: u64, warning: Option<String>) -> OpReply {
+        for i in self.conn_indices(id).unwrap_or_default() {
             let c = &mut self.conns[i];
-            c.add_key(ckn.clone(), cak.duplicate(), now, std::time::Instant::now());
+            c.add_key(ckn.clone(), cak.duplicate(), at, std::time::Instant::now());
             c.pump();
         }
         drop(cak);
@@ -183,13 +248,12 @@ impl Daemon {
         r
     }
 
-    pub fn disassociate(&mut self, id: &str, ckn: &str) -> OpReply {
-        let all = match self.conn_indices(id) {
-            Ok(all) => all,
-            Err(e) => return OpReply::err(e),
-        };
+    pub fn disassociate(&mut self, id: &str, ckn: &str) -> Op {
+        if let Err(e) = self.conn_indices(id) {
+            return OpReply::err(e).into();
+        }
         let Ok(ckn_v) = Ckn::from_hex(ckn) else {
-            return OpReply::err(KeychainError::NotHex { field: "ckn" });
+            return OpReply::err(KeychainError::NotHex { field: "ckn" }).into();
         };
         let keys: Vec<_> = self
             .store
@@ -199,18 +263,19 @@ impl Daemon {
             .cloned()
             .collect();
         if keys.len() == self.store.entries().len() {
-            return OpReply::err(KeychainError::NoSuchKey { connection: id.to_owned(), ckn: ckn.to_owned() });
+            return OpReply::err(KeychainError::NoSuchKey { connection: id.to_owned(), ckn: ckn.to_owned() }).into();
         }
-        if let Err(e) = self.store.save(keys) {
-            return OpReply::err(format!("{e}; the keychain is unchanged"));
-        }
+        self.save(keys, AfterSave::Disassociate { id: id.to_owned(), ckn: ckn_v })
+    }
+
+    fn disassociated(&mut self, id: &str, ckn: &Ckn) -> OpReply {
         let mut r = OpReply::ok(
-            json!({"connectionId": id, "macSecKeys": [{"ckn": ckn_v.to_string(), "state": "disassociated"}]}),
+            json!({"connectionId": id, "macSecKeys": [{"ckn": ckn.to_string(), "state": "disassociated"}]}),
         );
         let mut relaxed = false;
-        for i in all {
+        for i in self.conn_indices(id).unwrap_or_default() {
             let c = &mut self.conns[i];
-            c.remove_key(&ckn_v);
+            c.remove_key(ckn);
             // AWS: disassociating the last key of a must_encrypt connection makes it should_encrypt.
             if c.keys.is_empty() && c.mode == EncryptionMode::MustEncrypt {
                 c.mode = EncryptionMode::ShouldEncrypt;
@@ -224,21 +289,23 @@ impl Daemon {
         r
     }
 
-    fn schedule_deletion(&mut self, id: &str, ckn: &str, days: u32) -> OpReply {
+    fn schedule_deletion(&mut self, id: &str, ckn: &str, days: u32) -> Op {
         let at = match super::schedule::delete_at(unix_now(), days) {
             Ok(at) => at,
-            Err(e) => return OpReply::err(e),
+            Err(e) => return OpReply::err(e).into(),
         };
-        let Ok(ckn_v) = Ckn::from_hex(ckn) else { return OpReply::err(KeychainError::NotHex { field: "ckn" }) };
+        let Ok(ckn_v) = Ckn::from_hex(ckn) else {
+            return OpReply::err(KeychainError::NotHex { field: "ckn" }).into();
+        };
         let mut keys = self.store.entries().to_vec();
         let Some(e) = keys.iter_mut().find(|e| e.connection == id && e.ckn == ckn_v.to_string()) else {
-            return OpReply::err(KeychainError::NoSuchKey { connection: id.to_owned(), ckn: ckn.to_owned() });
+            return OpReply::err(KeychainError::NoSuchKey { connection: id.to_owned(), ckn: ckn.to_owned() }).into();
         };
         e.delete_at = Some(at);
-        if let Err(e) = self.store.save(keys) {
-            return OpReply::err(e);
+        match self.store.prepare(keys) {
+            Ok(p) => Op::Save(p, AfterSave::Schedule { id: id.to_owned(), ckn: ckn_v, at }),
+            Err(e) => OpReply::err(e).into(),
         }
-        OpReply::ok(json!({"connectionId": id, "ckn": ckn_v.to_string(), "deleteAt": at}))
     }
 
     fn update_connection(&mut self, id: &str, mode: &str) -> OpReply {

@@ -95,6 +95,12 @@ mod tests {
         Daemon { cfg, store, conns: vec![conn], dp: None, status_ids: Vec::new(), last_log: Vec::new() }
     }
 
+    fn tick(d: &mut Daemon) {
+        if let Some(op) = d.tick(true) {
+            d.run_op(op);
+        }
+    }
+
     fn schedule(d: &mut Daemon, ckn: &str, days: u32) -> crate::operator_proto::OpReply {
         d.operate(OpRequest::ScheduleKeyDeletion { connection_id: "dxcon-s".into(), ckn: ckn.into(), days })
     }
@@ -114,7 +120,7 @@ mod tests {
         let at = d.store.entries()[0].delete_at.unwrap();
         assert!(at >= before + 7 * 86_400 && at <= unix_now() + 7 * 86_400);
         // Not due yet: the tick keeps the key.
-        d.tick();
+        tick(&mut d);
         assert_eq!((d.store.entries().len(), d.conns[0].keys.len()), (1, 1));
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -127,7 +133,7 @@ mod tests {
         keys.iter_mut().find(|e| e.ckn == CKN1).unwrap().delete_at = Some(unix_now() - 1);
         d.store.save(keys).unwrap();
         assert_eq!(due(d.store.entries(), unix_now()), vec![("dxcon-s".to_owned(), CKN1.to_owned())]);
-        d.tick();
+        tick(&mut d);
         let left: Vec<&str> = d.store.entries().iter().map(|e| e.ckn.as_str()).collect();
         assert_eq!(left, [CKN2], "removed from the key store");
         assert_eq!(d.conns[0].keys.iter().map(|k| k.ckn.to_string()).collect::<Vec<_>>(), [CKN2]);
@@ -136,7 +142,7 @@ mod tests {
         let mut keys = d.store.entries().to_vec();
         keys[0].delete_at = Some(unix_now());
         d.store.save(keys).unwrap();
-        d.tick();
+        tick(&mut d);
         assert!(d.store.entries().is_empty() && d.conns[0].keys.is_empty());
         assert_eq!(d.conns[0].mode, EncryptionMode::ShouldEncrypt);
         // Reopened, the store no longer has them.
