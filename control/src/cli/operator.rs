@@ -166,17 +166,28 @@ pub fn status_table(result: &serde_json::Value) -> String {
     out
 }
 
+/// How long to wait for macsec-control's reply. Verbs that change keys wait for the key store's
+/// fsync.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Sends a request and returns the reply.
 pub fn call(socket: &str, req: &OpRequest) -> Result<OpReply, String> {
     let mut s = UnixStream::connect(socket).map_err(|e| format!("cannot reach macsec-control at {socket}: {e}"))?;
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let _ = s.set_read_timeout(Some(REPLY_TIMEOUT));
     let mut line = serde_json::to_vec(req).map_err(|e| e.to_string())?;
     line.push(b'\n');
     let w = s.write_all(&line);
     line.zeroize();
     w.map_err(|e| format!("cannot send to {socket}: {e}"))?;
     let mut reply = String::new();
-    BufReader::new(&s).read_line(&mut reply).map_err(|e| format!("no reply from {socket}: {e}"))?;
+    BufReader::new(&s).read_line(&mut reply).map_err(|e| match e.kind() {
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut => format!(
+            "no reply from {socket} within {} s (a key store write may be waiting on a slow disk); the request may \
+             still complete: check with describe-connections",
+            REPLY_TIMEOUT.as_secs()
+        ),
+        _ => format!("no reply from {socket}: {e}"),
+    })?;
     serde_json::from_str(&reply).map_err(|e| format!("bad reply from {socket}: {e}"))
 }
 
