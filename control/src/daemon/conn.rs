@@ -202,11 +202,18 @@ impl Conn {
         let k = &mut self.keys[i];
         match c {
             DpCommand::InstallRxSa { peer, an, lowest_pn, ssci, salt, sak } => {
-                // Ours now: it replaces whatever a previous control left in that slot.
+                // Ours now: it replaces whatever a previous control, or another participant of
+                // this SecY, left in that slot (the dataplane has one Rx SA per peer and AN). The
+                // key server picks an AN its other participants no longer use, but the peer's
+                // participant for the old key may not have retired it yet: its later delete
+                // must not remove this SA.
                 if let Some(st) = self.stale.as_mut() {
                     st.rx.retain(|r| *r != (peer, an));
                 }
-                k.rx.retain(|r| *r != (peer, an));
+                for other in &mut self.keys {
+                    other.rx.retain(|r| *r != (peer, an));
+                }
+                let k = &mut self.keys[i];
                 k.rx.push((peer, an));
                 self.out.push(Request::InstallRxSa {
                     secy,
@@ -219,8 +226,11 @@ impl Conn {
                 });
             }
             DpCommand::DeleteRxSa { peer, an } => {
-                k.rx.retain(|r| *r != (peer, an));
-                self.out.push(Request::DeleteRxSa { secy, peer_sci: format!("{:016x}", peer.0), an: an.get() });
+                // Only if the slot is still this participant's (see InstallRxSa).
+                if k.rx.contains(&(peer, an)) {
+                    k.rx.retain(|r| *r != (peer, an));
+                    self.out.push(Request::DeleteRxSa { secy, peer_sci: format!("{:016x}", peer.0), an: an.get() });
+                }
             }
             c @ DpCommand::InstallTxSa { .. } => {
                 if let (Some(st), DpCommand::InstallTxSa { an, .. }) = (self.stale.as_mut(), &c) {

@@ -292,3 +292,36 @@ fn a_rekey_requested_before_the_last_sak_is_in_use_waits_for_it() {
     lab.assert_consistent(&ckn1);
     assert_eq!(lab.drops, 0);
 }
+
+#[test]
+fn an_rx_sa_taken_over_by_a_newer_key_is_not_deleted_by_the_older_one() {
+    // After a CAK switch the key server may give the new key an AN that the peer's participant
+    // for the old key still holds: the new install replaces that Rx SA in the dataplane, and the
+    // old participant's later retire of "its" SA must not delete the new one.
+    let mut c = conn(SCI_A, 16);
+    let now = Instant::now();
+    c.add_key(Ckn::from_hex(CKN1).unwrap(), Cak::from_hex(&"88".repeat(32)).unwrap(), 1, now);
+    c.add_key(Ckn::from_hex(CKN2).unwrap(), Cak::from_hex(&"99".repeat(32)).unwrap(), 2, now);
+    let (new, old) = (0, 1); // newest first
+    let an = An::new(3).unwrap();
+    let install = || DpCommand::InstallRxSa {
+        peer: SCI_B,
+        an,
+        lowest_pn: 1,
+        ssci: None,
+        salt: None,
+        sak: macsec_dataplane::secy::Sak::from_slice(&[0x5a; 32]).unwrap(),
+    };
+    c.apply(old, install());
+    c.apply(new, install());
+    assert_eq!(c.out.len(), 2);
+    c.out.clear();
+    c.apply(old, DpCommand::DeleteRxSa { peer: SCI_B, an });
+    assert!(c.out.is_empty(), "the old key's delete of a slot it lost: {:?}", c.out.len());
+    assert!(c.remove_key(&Ckn::from_hex(CKN1).unwrap()), "the old key is CKN1");
+    c.out.retain(|r| matches!(r, Request::DeleteRxSa { .. }));
+    assert!(c.out.is_empty(), "removing the old key leaves the new key's Rx SA");
+    assert_eq!(c.keys[0].ckn.to_string(), CKN2);
+    c.apply(0, DpCommand::DeleteRxSa { peer: SCI_B, an });
+    assert!(matches!(c.out.as_slice(), [Request::DeleteRxSa { an: 3, .. }]), "the owner's delete goes through");
+}
