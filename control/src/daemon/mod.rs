@@ -238,13 +238,16 @@ impl Daemon {
         };
         let mut failed = None;
         for c in &mut self.conns {
-            for frame in c.drain_transmit() {
-                if let Err(e) = dp.send(Request::SendEapol { secy: c.secy.clone(), frame: hex::encode(frame) }) {
+            // SA requests before the MKPDUs that announce them: an MKPDU saying we receive with
+            // the latest SAK lets the key server transmit with it (802.1X-2020 9.8), so the Rx
+            // SA must be in the dataplane (which applies requests in order) before it is sent.
+            for r in c.out.drain(..) {
+                if let Err(e) = dp.send(r) {
                     failed = Some(e);
                 }
             }
-            for r in c.out.drain(..) {
-                if let Err(e) = dp.send(r) {
+            for frame in c.drain_transmit() {
+                if let Err(e) = dp.send(Request::SendEapol { secy: c.secy.clone(), frame: hex::encode(frame) }) {
                     failed = Some(e);
                 }
             }
