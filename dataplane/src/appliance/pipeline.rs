@@ -428,9 +428,11 @@ impl SecyWorker {
         let secured = table.has_any_sa();
         let tx = table.tx.clone();
         let protect = policy::host_action(mode, true, secured) == HostAction::Protect;
+        // The same for every frame of the burst: decided once.
+        let action = policy::host_action(mode, tx.is_some(), secured);
         let mut to_protect = 0u64;
         for (f, d) in frames.iter().zip(out.iter_mut()) {
-            *d = match policy::host_action(mode, tx.is_some(), secured) {
+            *d = match action {
                 HostAction::Protect => match protect::check_len(&self.ctx.cfg, f.len()) {
                     Ok(_) => {
                         to_protect += 1;
@@ -480,8 +482,10 @@ impl SecyWorker {
         frames: &mut [B],
         out: &mut [Disposition],
     ) -> u64 {
-        // Phase 1, frame by frame (802.1AE-2018 10.5): SecTAG and the frame's PN.
+        // Phase 1, frame by frame (802.1AE-2018 10.5): SecTAG and the frame's PN. The verdict
+        // follows the configuration, so it is the same for every frame: counted once per chunk.
         let mut spans: [Option<(Pn, usize)>; MAX_BATCH] = [None; MAX_BATCH];
+        let (mut verdict, mut sent, mut octets) = (None, 0u64, 0u64);
         for ((f, d), span) in frames.iter_mut().zip(out.iter_mut()).zip(spans.iter_mut()) {
             if *d != Disposition::Forward {
                 continue;
@@ -489,7 +493,7 @@ impl SecyWorker {
             let user = (f.len() - MAC_ADDRS_LEN) as u64;
             match batch::protect_header(&self.ctx.cfg, self.ctx.sci, tx.an, Pn(pn), f) {
                 Ok((v, aad_len)) => {
-                    self.count_protected(v, tx.an.index(), user);
+                    (verdict, sent, octets) = (Some(v), sent + 1, octets + user);
                     *span = Some((Pn(pn), aad_len));
                 }
                 Err(e) => {
@@ -500,6 +504,9 @@ impl SecyWorker {
             // The reservation covered every PN of the burst; past the burst's last frame at PN
             // 2^64-1 (XPN) the next value is never used, so wrapping there is harmless.
             pn = pn.wrapping_add(1);
+        }
+        if let Some(v) = verdict {
+            self.count_protected(v, tx.an.index(), sent, octets);
         }
         // Phase 2: one AES-GCM call for every frame of the burst.
         let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
@@ -523,15 +530,16 @@ impl SecyWorker {
         }
     }
 
-    fn count_protected(&mut self, v: TxVerdict, an: usize, user_octets: u64) {
-        self.counters.forwarded_tx += 1;
+    /// Counts `frames` frames of `user_octets` User Data in all, protected with verdict `v`.
+    fn count_protected(&mut self, v: TxVerdict, an: usize, frames: u64, user_octets: u64) {
+        self.counters.forwarded_tx += frames;
         if v == TxVerdict::Encrypted {
-            self.counters.tx_sa[an].out_pkts_encrypted += 1;
-            self.counters.tx_sc.out_pkts_encrypted += 1;
+            self.counters.tx_sa[an].out_pkts_encrypted += frames;
+            self.counters.tx_sc.out_pkts_encrypted += frames;
             self.counters.tx_sc.out_octets_encrypted += user_octets;
         } else {
-            self.counters.tx_sa[an].out_pkts_protected += 1;
-            self.counters.tx_sc.out_pkts_protected += 1;
+            self.counters.tx_sa[an].out_pkts_protected += frames;
+            self.counters.tx_sc.out_pkts_protected += frames;
             self.counters.tx_sc.out_octets_protected += user_octets;
         }
     }
