@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use macsec_dataplane::dpdk::{Eal, Mbuf, MbufBurst, Mempool, Port, Ring, BURST};
+use macsec_dataplane::secy::FrameBuf;
 
 const FRAMES: u32 = 10_000;
 
@@ -18,6 +19,38 @@ fn frame(seq: u32) -> Vec<u8> {
     f.extend(seq.to_be_bytes());
     f.extend((f.len()..len).map(|i| (i as u32 ^ seq.wrapping_mul(2_654_435_761)) as u8));
     f
+}
+
+/// `Mbuf`'s own prepend/append/adj/trim (the SecY's SecTAG and ICV room) keep data_off,
+/// data_len and pkt_len as DPDK's inline functions do, refuse what does not fit and change
+/// nothing then.
+#[allow(clippy::expect_used)] // a test helper: a failed expectation fails the test
+fn grows_and_shrinks_like_dpdk(pool: &Mempool) {
+    let f = frame(1);
+    let mut m: Mbuf = pool.alloc().expect("pool has mbufs");
+    m.fill(&f).expect("frame fits an mbuf");
+    let start = m.data().as_ptr() as usize;
+    m.prepend(16).expect("headroom");
+    m.append(16).expect("tailroom");
+    assert_eq!(m.data().as_ptr() as usize, start - 16);
+    assert_eq!((m.data().len(), m.pkt_len() as usize), (f.len() + 32, f.len() + 32));
+    assert_eq!(&m.data()[16..16 + f.len()], &f[..]);
+    m.trim_front(16);
+    m.trim_back(16);
+    assert_eq!((m.data(), m.pkt_len() as usize), (&f[..], f.len()));
+    assert_eq!(m.data().as_ptr() as usize, start);
+    // Exhaust the headroom and the tailroom one octet at a time: a refusal changes nothing.
+    let headroom = (0..).take_while(|_| m.prepend(1).is_ok()).count();
+    let tailroom = (0..).take_while(|_| m.append(1).is_ok()).count();
+    assert!(headroom >= 16 && tailroom >= 16);
+    let len = m.data().len();
+    assert_eq!(len, f.len() + headroom + tailroom);
+    assert!(m.prepend(1).is_err() && m.append(1).is_err() && m.prepend(usize::MAX).is_err());
+    assert_eq!((m.data().len(), m.pkt_len() as usize), (len, len));
+    m.trim_front(headroom);
+    m.trim_back(len); // more than is left: trims to empty, as far as it goes
+    assert_eq!((m.data().len(), m.pkt_len()), (0, 0));
+    drop(m);
 }
 
 #[test]
@@ -48,6 +81,7 @@ fn ten_thousand_frames_over_a_ring_wire() {
         p.configure(1, 1, 512, &pool).expect("configure");
         p.start().expect("start");
     }
+    grows_and_shrinks_like_dpdk(&pool);
     let start_avail = pool.available();
 
     let deadline = Instant::now() + Duration::from_secs(20);

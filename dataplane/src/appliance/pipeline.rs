@@ -294,45 +294,83 @@ pub struct ProtectPlan {
     protect: bool,
 }
 
-/// Frames per batched AES-GCM call (a DPDK burst is 32).
-pub const MAX_BATCH: usize = 64;
+/// Frames per batched AES-GCM call: one DPDK burst. A longer slice goes in chunks, so the
+/// per-chunk arrays below stay the size of a burst.
+pub const MAX_BATCH: usize = 32;
 
-/// The AES-GCM check one received frame needs: its SA, IV and AAD length.
+/// The AES-GCM check one received frame needs: its SA (Rx SC slot and AN in the burst's key
+/// table, so no `Arc` is cloned per frame), IV and AAD length.
+#[derive(Clone, Copy)]
 struct Open {
-    sa: Arc<RxSaKey>,
+    ch: u8,
+    an: u8,
     iv: Iv,
     aad_len: usize,
 }
 
 /// Runs every pending AES-GCM check of a burst: one `open_batch` per run of consecutive frames
-/// of the same SA (usually the whole burst), then sets each frame's `valid`.
-fn open_runs<B: FrameBuf>(frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
-    let opens = &opens[..frames.len().min(pending.len()).min(opens.len())];
+/// of the same SA (usually the whole burst), then sets each frame's `valid`. `table` is the one
+/// the frames were classified against.
+fn open_runs<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
+    let n = frames.len().min(pending.len()).min(opens.len());
+    let (frames, pending, opens) = (&mut frames[..n], &mut pending[..n], &opens[..n]);
     let mut start = 0;
     while let Some(first) = opens[start..].iter().position(Option::is_some).map(|i| start + i) {
-        let Some(sa) = opens[first].as_ref().map(|o| o.sa.clone()) else { break };
-        let end = opens[first..]
-            .iter()
-            .position(|o| o.as_ref().is_some_and(|o| !Arc::ptr_eq(&o.sa, &sa)))
-            .map_or(opens.len(), |i| first + i);
-        let mut items: [OpenItem<'_>; MAX_BATCH] = std::array::from_fn(|_| OpenItem::empty());
-        let mut which = [0usize; MAX_BATCH];
-        let mut n = 0;
-        for (i, (f, o)) in frames[first..end].iter_mut().zip(&opens[first..end]).enumerate() {
-            let Some(o) = o else { continue };
-            if let Some((aad, data_and_icv)) = f.bytes_mut().split_at_mut_checked(o.aad_len) {
-                items[n] = OpenItem { iv: o.iv, aad, data_and_icv, ok: false };
-                which[n] = first + i;
-                n += 1;
-            }
-        }
-        sa.crypto.key().open_batch(&mut items[..n]);
-        for (item, &i) in items[..n].iter().zip(&which) {
-            if let Pending::Check { valid, .. } = &mut pending[i] {
-                *valid = Some(item.ok);
-            }
+        let Some(sa) = opens[first].map(|o| (o.ch, o.an)) else { break };
+        let end = opens[first..].iter().position(|o| o.is_some_and(|o| (o.ch, o.an) != sa)).map_or(n, |i| first + i);
+        // Classified against this table, so the SA is there; if not, `valid` stays false.
+        if let Some(key) = table.rx.get(usize::from(sa.0)).and_then(|c| c.sas[usize::from(sa.1) & 3].as_deref()) {
+            open_run(key, &mut frames[first..end], &mut pending[first..end], &opens[first..end]);
         }
         start = end;
+    }
+}
+
+/// One `open_batch` over the frames of one SA.
+fn open_run<B: FrameBuf>(sa: &RxSaKey, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
+    let mut items: [OpenItem<'_>; MAX_BATCH] = std::array::from_fn(|_| OpenItem::empty());
+    let mut which = [0u8; MAX_BATCH];
+    let mut n = 0;
+    for (i, (f, o)) in frames.iter_mut().zip(opens).enumerate().take(MAX_BATCH) {
+        let Some(o) = o else { continue };
+        if let Some((aad, data_and_icv)) = f.bytes_mut().split_at_mut_checked(o.aad_len) {
+            items[n] = OpenItem { iv: o.iv, aad, data_and_icv, ok: false };
+            which[n] = i as u8; // i < MAX_BATCH
+            n += 1;
+        }
+    }
+    sa.crypto.key().open_batch(&mut items[..n]);
+    for (item, &i) in items[..n].iter().zip(&which) {
+        if let Some(Pending::Check { valid, .. }) = pending.get_mut(usize::from(i)) {
+            *valid = Some(item.ok);
+        }
+    }
+}
+
+/// What validation reads once per burst instead of once per frame.
+struct RxBurst {
+    mode: EncryptionMode,
+    secured: bool,
+    /// The last lowest-PN hint read: (Rx SC slot, AN, SA id, lowest PN).
+    hint: Option<(usize, usize, u64, Pn)>,
+}
+
+impl RxBurst {
+    fn new(ctx: &SecyContext, table: &SaTable) -> Self {
+        RxBurst { mode: ctx.mode(), secured: table.has_any_sa(), hint: None }
+    }
+
+    /// The lowest acceptable PN to recover XPN PNs against: the ordered stage's hint, read
+    /// once per burst and SA (a burst-old value is well within the 2^30 tolerance).
+    fn lowest(&mut self, ctx: &SecyContext, ch: usize, an: usize, sa: &RxSaKey) -> Pn {
+        match self.hint {
+            Some((c, a, id, pn)) if (c, a, id) == (ch, an, sa.id) => pn,
+            _ => {
+                let pn = ctx.lowest_hint(ch, an, sa.id).unwrap_or(sa.lowest_pn);
+                self.hint = Some((ch, an, sa.id, pn));
+                pn
+            }
+        }
     }
 }
 
@@ -390,9 +428,11 @@ impl SecyWorker {
         let secured = table.has_any_sa();
         let tx = table.tx.clone();
         let protect = policy::host_action(mode, true, secured) == HostAction::Protect;
+        // The same for every frame of the burst: decided once.
+        let action = policy::host_action(mode, tx.is_some(), secured);
         let mut to_protect = 0u64;
         for (f, d) in frames.iter().zip(out.iter_mut()) {
-            *d = match policy::host_action(mode, tx.is_some(), secured) {
+            *d = match action {
                 HostAction::Protect => match protect::check_len(&self.ctx.cfg, f.len()) {
                     Ok(_) => {
                         to_protect += 1;
@@ -442,8 +482,10 @@ impl SecyWorker {
         frames: &mut [B],
         out: &mut [Disposition],
     ) -> u64 {
-        // Phase 1, frame by frame (802.1AE-2018 10.5): SecTAG and the frame's PN.
+        // Phase 1, frame by frame (802.1AE-2018 10.5): SecTAG and the frame's PN. The verdict
+        // follows the configuration, so it is the same for every frame: counted once per chunk.
         let mut spans: [Option<(Pn, usize)>; MAX_BATCH] = [None; MAX_BATCH];
+        let (mut verdict, mut sent, mut octets) = (None, 0u64, 0u64);
         for ((f, d), span) in frames.iter_mut().zip(out.iter_mut()).zip(spans.iter_mut()) {
             if *d != Disposition::Forward {
                 continue;
@@ -451,7 +493,7 @@ impl SecyWorker {
             let user = (f.len() - MAC_ADDRS_LEN) as u64;
             match batch::protect_header(&self.ctx.cfg, self.ctx.sci, tx.an, Pn(pn), f) {
                 Ok((v, aad_len)) => {
-                    self.count_protected(v, tx.an.index(), user);
+                    (verdict, sent, octets) = (Some(v), sent + 1, octets + user);
                     *span = Some((Pn(pn), aad_len));
                 }
                 Err(e) => {
@@ -462,6 +504,9 @@ impl SecyWorker {
             // The reservation covered every PN of the burst; past the burst's last frame at PN
             // 2^64-1 (XPN) the next value is never used, so wrapping there is harmless.
             pn = pn.wrapping_add(1);
+        }
+        if let Some(v) = verdict {
+            self.count_protected(v, tx.an.index(), sent, octets);
         }
         // Phase 2: one AES-GCM call for every frame of the burst.
         let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
@@ -485,15 +530,16 @@ impl SecyWorker {
         }
     }
 
-    fn count_protected(&mut self, v: TxVerdict, an: usize, user_octets: u64) {
-        self.counters.forwarded_tx += 1;
+    /// Counts `frames` frames of `user_octets` User Data in all, protected with verdict `v`.
+    fn count_protected(&mut self, v: TxVerdict, an: usize, frames: u64, user_octets: u64) {
+        self.counters.forwarded_tx += frames;
         if v == TxVerdict::Encrypted {
-            self.counters.tx_sa[an].out_pkts_encrypted += 1;
-            self.counters.tx_sc.out_pkts_encrypted += 1;
+            self.counters.tx_sa[an].out_pkts_encrypted += frames;
+            self.counters.tx_sc.out_pkts_encrypted += frames;
             self.counters.tx_sc.out_octets_encrypted += user_octets;
         } else {
-            self.counters.tx_sa[an].out_pkts_protected += 1;
-            self.counters.tx_sc.out_pkts_protected += 1;
+            self.counters.tx_sa[an].out_pkts_protected += frames;
+            self.counters.tx_sc.out_pkts_protected += frames;
             self.counters.tx_sc.out_octets_protected += user_octets;
         }
     }
@@ -509,11 +555,14 @@ impl SecyWorker {
 impl SecyWorker {
     /// Wire → host for a burst on the one worker of this direction.
     pub fn validate_burst<B: FrameBuf>(&mut self, frames: &mut [B], out: &mut [Disposition]) {
-        let mut pending = [Pending::Done(Disposition::Drop); 64];
-        let n = frames.len().min(out.len()).min(pending.len());
-        self.prepare_burst(&mut frames[..n], &mut pending[..n]);
+        let mut pending = [Pending::Done(Disposition::Drop); MAX_BATCH];
         let Some(mut replay) = self.replay.take() else { return };
-        self.finish_burst(&mut frames[..n], &pending[..n], &mut out[..n], &mut replay);
+        let n = frames.len().min(out.len());
+        for (frames, out) in frames[..n].chunks_mut(MAX_BATCH).zip(out[..n].chunks_mut(MAX_BATCH)) {
+            let k = frames.len();
+            self.prepare_burst(frames, &mut pending[..k]);
+            self.finish_burst(frames, &pending[..k], out, &mut replay);
+        }
         self.replay = Some(replay);
     }
 
@@ -521,18 +570,19 @@ impl SecyWorker {
     /// recovery, then AES-GCM in one batched call per run of frames of one SA. No replay state
     /// is touched.
     pub fn prepare_burst<B: FrameBuf>(&mut self, frames: &mut [B], pending: &mut [Pending]) {
-        self.keys.refresh();
+        let mut rx = RxBurst::new(&self.ctx, self.keys.refresh());
         for (frames, pending) in frames.chunks_mut(MAX_BATCH).zip(pending.chunks_mut(MAX_BATCH)) {
-            let mut opens: [Option<Open>; MAX_BATCH] = std::array::from_fn(|_| None);
+            let mut opens: [Option<Open>; MAX_BATCH] = [None; MAX_BATCH];
             for ((f, p), open) in frames.iter_mut().zip(pending.iter_mut()).zip(opens.iter_mut()) {
-                *p = self.prepare_one(f, open);
+                *p = self.prepare_one(&mut rx, f, open);
             }
-            open_runs(frames, pending, &opens);
+            open_runs(self.keys.table(), frames, pending, &opens);
         }
     }
 
     /// The ordered part: the replay check and window update in arrival order (10.6.5), counters,
-    /// SecTAG and ICV removal. `replay` is owned by whoever runs this stage.
+    /// SecTAG and ICV removal. `replay` is owned by whoever runs this stage. The lowest-PN
+    /// hints for the parallel stage are published once per burst, not per frame.
     pub fn finish_burst<B: FrameBuf>(
         &mut self,
         frames: &mut [B],
@@ -540,19 +590,34 @@ impl SecyWorker {
         out: &mut [Disposition],
         replay: &mut ReplayState,
     ) {
+        let mut touched = 0u16; // bit 4 * Rx SC slot + AN
         for ((f, p), d) in frames.iter_mut().zip(pending).zip(out.iter_mut()) {
             *d = match *p {
                 Pending::Done(d) => d,
-                Pending::Check { c, sa_id, lowest, valid } => self.finish_one(f, &c, sa_id, lowest, valid, replay),
+                Pending::Check { c, sa_id, lowest, valid } => {
+                    touched |= 1 << ((c.sc_index * 4 + c.an.index()) & 15);
+                    self.finish_one(f, &c, sa_id, lowest, valid, replay)
+                }
             };
+        }
+        self.publish_hints(touched, replay);
+    }
+
+    /// Tells the parallel stage the lowest acceptable PN of every window the burst touched.
+    fn publish_hints(&self, mut touched: u16, replay: &ReplayState) {
+        while touched != 0 {
+            let bit = touched.trailing_zeros() as usize;
+            touched &= touched - 1;
+            let (ch, an) = (bit / 4, bit % 4);
+            if let Some(Some((id, w))) = replay.windows.get(ch).map(|row| &row[an]) {
+                self.ctx.set_lowest_hint(ch, an, *id, w.lowest_pn());
+            }
         }
     }
 
-    fn prepare_one<B: FrameBuf>(&mut self, frame: &mut B, open: &mut Option<Open>) -> Pending {
-        let table: &SaTable = self.keys.table();
-        let mode = self.ctx.mode();
+    fn prepare_one<B: FrameBuf>(&mut self, rx: &mut RxBurst, frame: &mut B, open: &mut Option<Open>) -> Pending {
         let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
-        match policy::wire_action(mode, ethertype, table.has_any_sa()) {
+        match policy::wire_action(rx.mode, ethertype, rx.secured) {
             WireAction::Punt => {
                 self.counters.eapol_rx += 1;
                 Pending::Done(Disposition::Punt)
@@ -567,7 +632,7 @@ impl SecyWorker {
                 self.counters.secy.in_pkts_no_tag += 1;
                 Pending::Done(Disposition::Drop)
             }
-            WireAction::Validate => match self.classify(frame, open) {
+            WireAction::Validate => match self.classify(rx, frame, open) {
                 Ok(p) => p,
                 Err(v) => Pending::Done(self.delivered(v)),
             },
@@ -585,7 +650,12 @@ impl SecyWorker {
 
     /// The 802.1AE receive path up to the crypto, against the shared key table. The AES-GCM
     /// check it needs goes to `open`, for [`open_runs`].
-    fn classify<B: FrameBuf>(&mut self, frame: &mut B, open: &mut Option<Open>) -> Result<Pending, RxVerdict> {
+    fn classify<B: FrameBuf>(
+        &mut self,
+        rx: &mut RxBurst,
+        frame: &mut B,
+        open: &mut Option<Open>,
+    ) -> Result<Pending, RxVerdict> {
         let cfg = &self.ctx.cfg;
         let table = self.keys.table();
         let strict = cfg.validate_frames == ValidateFrames::Strict;
@@ -604,17 +674,22 @@ impl SecyWorker {
         };
         let channel = &table.rx[ch];
         let an = tag.an.index();
-        let Some(sa) = channel.sas[an].clone() else {
+        // Borrowed from the burst's table: no reference count touched per frame.
+        let Some(sa) = channel.sas[an].as_deref() else {
             return Err(self.no_sa(discard, ch, an, frame, tag_len));
         };
-        let lowest = self.ctx.lowest_hint(ch, an, sa.id).unwrap_or(sa.lowest_pn);
         // IEEE 802.1AE-2018 10.6.2: with XPN, the 64-bit PN is recovered from the 32 bits on the
         // wire and the lowest acceptable PN.
-        let pn = if cfg.cipher_suite.is_xpn() { xpn::recover(tag.pn, lowest) } else { Pn(u64::from(tag.pn)) };
+        let pn = if cfg.cipher_suite.is_xpn() {
+            xpn::recover(tag.pn, rx.lowest(&self.ctx, ch, an, sa))
+        } else {
+            Pn(u64::from(tag.pn))
+        };
         let c = Classified { sci: channel.sci, sc_index: ch, an: tag.an, pn, tag, tag_len, secure_data_len };
         // Same check as validate::verify_with, batched by open_runs: `valid` is set there.
         let valid = batch::open_aad_len(cfg, &c).map(|aad_len| {
-            *open = Some(Open { iv: sa.crypto.iv(c.sci, c.pn), aad_len, sa: sa.clone() });
+            // ch < MAX_RX_SC and an < 4: both fit a u8.
+            *open = Some(Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len });
             false
         });
         Ok(Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid })
@@ -642,7 +717,6 @@ impl SecyWorker {
             &mut self.counters.rx_sa[ch][an],
             &mut self.counters.rx_sc[ch],
         );
-        self.ctx.set_lowest_hint(ch, an, sa_id, window.lowest_pn());
         if verdict.delivered() {
             validate::strip(frame, c.tag_len);
         }

@@ -35,6 +35,17 @@ impl Mbuf {
         unsafe { self.0.as_ref() }
     }
 
+    /// The header of a single-segment mbuf, for the length updates that DPDK's static inline
+    /// `rte_pktmbuf_prepend`/`append`/`adj`/`trim` do: done here, they inline into the SecY
+    /// instead of costing a call into the C shim per frame. `None` for a chain (nb_segs > 1):
+    /// that goes through the shim, which finds the last segment.
+    fn single_segment_mut(&mut self) -> Option<&mut dpdk_sys::rte_mbuf> {
+        // SAFETY: we own a valid mbuf and `&mut self` makes the access exclusive. nb_segs sits
+        // in the first cache line with data_off and data_len, unlike `next`.
+        let m = unsafe { self.0.as_mut() };
+        (m.nb_segs == 1).then_some(m)
+    }
+
     /// The frame (first segment; our pools make single-segment mbufs).
     pub fn data(&self) -> &[u8] {
         let m = self.raw();
@@ -63,6 +74,11 @@ impl Mbuf {
         Ok(())
     }
 
+    /// The packet length DPDK keeps beside the segment's data length (equal for one segment).
+    pub fn pkt_len(&self) -> u32 {
+        self.raw().pkt_len
+    }
+
     /// The input port the PMD stamped.
     pub fn port(&self) -> u16 {
         self.raw().port
@@ -85,33 +101,58 @@ impl FrameBuf for Mbuf {
     }
     fn prepend(&mut self, n: usize) -> Result<(), NoRoom> {
         let n = u16::try_from(n).map_err(|_| NoRoom)?;
-        // SAFETY: valid owned mbuf; NULL means no headroom and changes nothing.
-        let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.0.as_ptr(), n) };
-        if p.is_null() {
-            Err(NoRoom)
-        } else {
-            Ok(())
+        let Some(m) = self.single_segment_mut() else {
+            // SAFETY: valid owned mbuf; NULL means no headroom and changes nothing.
+            let p = unsafe { dpdk_sys::shim_pktmbuf_prepend(self.0.as_ptr(), n) };
+            return if p.is_null() { Err(NoRoom) } else { Ok(()) };
+        };
+        // rte_pktmbuf_prepend: the headroom is data_off.
+        if n > m.data_off {
+            return Err(NoRoom);
         }
+        m.data_off -= n;
+        m.data_len += n; // ≤ buf_len - data_off, a u16: data_off + data_len never exceeds buf_len
+        m.pkt_len = m.pkt_len.wrapping_add(u32::from(n)); // uint32_t arithmetic, as in C
+        Ok(())
     }
     fn append(&mut self, n: usize) -> Result<(), NoRoom> {
         let n = u16::try_from(n).map_err(|_| NoRoom)?;
-        // SAFETY: valid owned mbuf; NULL means no tailroom and changes nothing.
-        let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.0.as_ptr(), n) };
-        if p.is_null() {
-            Err(NoRoom)
-        } else {
-            Ok(())
+        let Some(m) = self.single_segment_mut() else {
+            // SAFETY: valid owned mbuf; NULL means no tailroom and changes nothing.
+            let p = unsafe { dpdk_sys::shim_pktmbuf_append(self.0.as_ptr(), n) };
+            return if p.is_null() { Err(NoRoom) } else { Ok(()) };
+        };
+        // rte_pktmbuf_append on the only segment: the tailroom is buf_len - data_off - data_len.
+        let tailroom = m.buf_len.wrapping_sub(m.data_off).wrapping_sub(m.data_len);
+        if n > tailroom {
+            return Err(NoRoom);
         }
+        m.data_len += n;
+        m.pkt_len = m.pkt_len.wrapping_add(u32::from(n)); // uint32_t arithmetic, as in C
+        Ok(())
     }
     fn trim_front(&mut self, n: usize) {
         let n = n.min(self.data().len()) as u16;
-        // SAFETY: n ≤ data_len, so adj succeeds.
-        unsafe { dpdk_sys::shim_pktmbuf_adj(self.0.as_ptr(), n) };
+        let Some(m) = self.single_segment_mut() else {
+            // SAFETY: n ≤ data_len, so adj succeeds.
+            unsafe { dpdk_sys::shim_pktmbuf_adj(self.0.as_ptr(), n) };
+            return;
+        };
+        // rte_pktmbuf_adj, with n ≤ data_len.
+        m.data_off += n;
+        m.data_len -= n;
+        m.pkt_len = m.pkt_len.wrapping_sub(u32::from(n)); // uint32_t arithmetic, as in C
     }
     fn trim_back(&mut self, n: usize) {
         let n = n.min(self.data().len()) as u16;
-        // SAFETY: n ≤ data_len, so trim succeeds.
-        unsafe { dpdk_sys::shim_pktmbuf_trim(self.0.as_ptr(), n) };
+        let Some(m) = self.single_segment_mut() else {
+            // SAFETY: n ≤ data_len, so trim succeeds.
+            unsafe { dpdk_sys::shim_pktmbuf_trim(self.0.as_ptr(), n) };
+            return;
+        };
+        // rte_pktmbuf_trim on the only segment, with n ≤ data_len.
+        m.data_len -= n;
+        m.pkt_len = m.pkt_len.wrapping_sub(u32::from(n)); // uint32_t arithmetic, as in C
     }
 }
 
