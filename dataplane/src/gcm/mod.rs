@@ -33,11 +33,13 @@
 //!
 //! # Batching
 //! Per burst the engine first encrypts the `J0` blocks of all jobs (four per 512-bit register where
-//! consecutive jobs share a key). CTR then runs over the burst in batches of eight registers that
-//! cross frame boundaries (a burst of 64-octet frames keeps as many AES chains in flight as one
-//! jumbo frame); whole 512-octet stretches of a frame take a tight loop. GHASH is aggregated with
-//! `H^1..H^32`: a frame of up to 32 blocks (AAD, data and lengths together) costs one reduction,
-//! and nothing chains one frame's GHASH to the next, so the CPU overlaps frames.
+//! consecutive jobs share a key). Whole 512-octet stretches of a frame take a loop that stitches
+//! CTR and GHASH (the AES rounds of one stretch interleaved with the carry-less multiplies of
+//! another, one reduction per stretch). The rest (small frames, tails) runs CTR in batches of
+//! eight registers that cross frame boundaries (a burst of 64-octet frames keeps as many AES
+//! chains in flight as one jumbo frame), then GHASH. GHASH is aggregated with `H^1..H^32`: a
+//! frame of up to 32 blocks (AAD, data and lengths together) costs one reduction, and nothing
+//! chains one frame's GHASH to the next, so the CPU overlaps frames.
 //!
 //! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 16-octet AAD, bursts of 32)
 //! `Vaes512` is the fastest everywhere and what `detect` picks; `AesNi` is close to it at 64

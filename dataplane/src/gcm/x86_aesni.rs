@@ -7,7 +7,7 @@
 
 use core::arch::x86_64::*;
 
-use super::key::{GcmKeySchedule, MAX_POWERS};
+use super::key::{GcmKeySchedule, MAX_POWERS, TABLE_ROWS};
 use super::{ghash, OpenJob, SealJob};
 
 /// Proof that this CPU has AES-NI, PCLMULQDQ, SSSE3 and SSE4.1.
@@ -37,6 +37,164 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
         let expected = unsafe { open_one(job.key, &job.iv, job.aad, job.data) };
         job.ok = super::tags_equal(&expected, &job.tag);
     }
+}
+
+/// FIPS-197 5.2 key expansion of a 16- or 32-octet key into `rk` (11 or 15 round keys, byte
+/// order) with AESKEYGENASSIST, as in Gueron, "Intel Advanced Encryption Standard (AES) New
+/// Instructions Set" (rev. 3.01, 2012), figures 24 and 26.
+pub(super) fn expand_key(_cpu: Cpu, key: &[u8], rk: &mut [[u8; 16]; 15]) {
+    assert!(key.len() == 16 || key.len() == 32);
+    // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature the callees enable.
+    unsafe {
+        if key.len() == 16 {
+            expand_key128(key, rk)
+        } else {
+            expand_key256(key, rk)
+        }
+    }
+}
+
+/// `E(K, block)` with the byte-order round keys of [`expand_key`].
+pub(super) fn encrypt_block(_cpu: Cpu, rk: &[[u8; 16]; 15], rounds: usize, block: &[u8; 16]) -> [u8; 16] {
+    // SAFETY: as in `expand_key`.
+    unsafe { encrypt_block_ni(rk, rounds, block) }
+}
+
+#[target_feature(enable = "aes,sse2")]
+fn encrypt_block_ni(rk: &[[u8; 16]; 15], rounds: usize, block: &[u8; 16]) -> [u8; 16] {
+    let mut x = _mm_xor_si128(load(block), load(&rk[0]));
+    for k in &rk[1..rounds] {
+        x = _mm_aesenc_si128(x, load(k));
+    }
+    store(_mm_aesenclast_si128(x, load(&rk[rounds])))
+}
+
+/// The previous round key with SubWord(RotWord(w3)) ^ Rcon (from AESKEYGENASSIST) folded in:
+/// each word becomes the XOR of itself and the words before it, then of `t`'s word 3.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn fold_key(prev: __m128i, t: __m128i) -> __m128i {
+    let mut k = prev;
+    k = _mm_xor_si128(k, _mm_slli_si128(k, 4));
+    k = _mm_xor_si128(k, _mm_slli_si128(k, 8));
+    _mm_xor_si128(k, t)
+}
+
+/// Loads 16 octets of `key` at `off` straight into a register (no copy of key bytes on the stack).
+#[inline]
+#[target_feature(enable = "sse2")]
+fn load_key(key: &[u8], off: usize) -> __m128i {
+    assert!(off + 16 <= key.len());
+    // SAFETY: the assert keeps the 16 octets at `off` inside `key`; `loadu` has no alignment
+    // requirement.
+    unsafe { _mm_loadu_si128(key.as_ptr().add(off).cast()) }
+}
+
+/// Stores a round key into its row of the schedule.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn store_key(row: &mut [u8; 16], v: __m128i) {
+    // SAFETY: `row` is 16 writable octets; `storeu` has no alignment requirement.
+    unsafe { _mm_storeu_si128(row.as_mut_ptr().cast(), v) }
+}
+
+#[target_feature(enable = "aes,sse2")]
+fn expand_key128(key: &[u8], rk: &mut [[u8; 16]; 15]) {
+    let mut k = load_key(key, 0);
+    store_key(&mut rk[0], k);
+    macro_rules! next {
+        ($r:literal, $rcon:literal) => {
+            k = fold_key(k, _mm_shuffle_epi32(_mm_aeskeygenassist_si128(k, $rcon), 0xff));
+            store_key(&mut rk[$r], k);
+        };
+    }
+    next!(1, 0x01);
+    next!(2, 0x02);
+    next!(3, 0x04);
+    next!(4, 0x08);
+    next!(5, 0x10);
+    next!(6, 0x20);
+    next!(7, 0x40);
+    next!(8, 0x80);
+    next!(9, 0x1b);
+    next!(10, 0x36);
+}
+
+#[target_feature(enable = "aes,sse2")]
+fn expand_key256(key: &[u8], rk: &mut [[u8; 16]; 15]) {
+    let (mut even, mut odd) = (load_key(key, 0), load_key(key, 16));
+    store_key(&mut rk[0], even);
+    store_key(&mut rk[1], odd);
+    // An even round key takes SubWord(RotWord(w3)) ^ Rcon of the odd key before it, an odd one
+    // SubWord(w3) of the even key before it.
+    macro_rules! even {
+        ($r:literal, $rcon:literal) => {
+            even = fold_key(even, _mm_shuffle_epi32(_mm_aeskeygenassist_si128(odd, $rcon), 0xff));
+            store_key(&mut rk[$r], even);
+        };
+    }
+    macro_rules! odd {
+        ($r:literal) => {
+            odd = fold_key(odd, _mm_shuffle_epi32(_mm_aeskeygenassist_si128(even, 0), 0xaa));
+            store_key(&mut rk[$r], odd);
+        };
+    }
+    even!(2, 0x01);
+    odd!(3);
+    even!(4, 0x02);
+    odd!(5);
+    even!(6, 0x04);
+    odd!(7);
+    even!(8, 0x08);
+    odd!(9);
+    even!(10, 0x10);
+    odd!(11);
+    even!(12, 0x20);
+    odd!(13);
+    even!(14, 0x40);
+}
+
+/// Fills the GHASH key tables of [`GcmKeySchedule`] from `h1 = H^1`: row `j` of `htab` gets
+/// `H^(32-j)`, row `j` of `hkar` the XOR of its halves in both halves. The powers stay in
+/// registers; only the tables, which the key zeroizes on drop, are written.
+pub(super) fn key_powers(_cpu: Cpu, h1: u128, htab: &mut [[u8; 16]; TABLE_ROWS], hkar: &mut [[u8; 16]; TABLE_ROWS]) {
+    // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `key_powers_clmul` enables.
+    unsafe { key_powers_clmul(h1, htab, hkar) }
+}
+
+const _: () = assert!(MAX_POWERS % 4 == 0, "four chains of powers");
+
+#[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
+fn key_powers_clmul(h1: u128, htab: &mut [[u8; 16]; TABLE_ROWS], hkar: &mut [[u8; 16]; TABLE_ROWS]) {
+    // Four independent chains `H^(i+4) = H^i • H^4` instead of one chain of 31 products.
+    let h = _mm_set_epi64x((h1 >> 64) as i64, h1 as i64);
+    let h2 = dot(h, h);
+    let h4 = dot(h2, h2);
+    let mut p = [h, h2, dot(h2, h), h4];
+    for i in (0..MAX_POWERS).step_by(4) {
+        for (l, v) in p.iter_mut().enumerate() {
+            // Row `j` holds `H^(32-j)`; `v` is `H^(i+l+1)`.
+            let j = MAX_POWERS - 1 - (i + l);
+            let vm = _mm_xor_si128(*v, _mm_shuffle_epi32(*v, 0x4e));
+            // SAFETY: rows are 16 writable octets; `storeu` has no alignment requirement.
+            unsafe {
+                _mm_storeu_si128(htab[j].as_mut_ptr().cast(), *v);
+                _mm_storeu_si128(hkar[j].as_mut_ptr().cast(), vm);
+            }
+            *v = dot(*v, h4);
+        }
+    }
+}
+
+/// POLYVAL `a • b` (`ghash::dot`): Karatsuba, then the reduction of the GHASH paths.
+#[inline]
+#[target_feature(enable = "pclmulqdq,sse2")]
+fn dot(a: __m128i, b: __m128i) -> __m128i {
+    let lo = _mm_clmulepi64_si128(a, b, 0x00);
+    let hi = _mm_clmulepi64_si128(a, b, 0x11);
+    let am = _mm_xor_si128(a, _mm_shuffle_epi32(a, 0x4e));
+    let bm = _mm_xor_si128(b, _mm_shuffle_epi32(b, 0x4e));
+    reduce(lo, _mm_clmulepi64_si128(am, bm, 0x00), hi)
 }
 
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]

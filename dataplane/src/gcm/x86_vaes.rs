@@ -3,9 +3,10 @@
 //! (AVX2 has no byte-masked loads).
 //!
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
-//! two to a register; CTR runs over the whole burst eight registers (16 blocks) at a time across
-//! frame boundaries; GHASH absorbs two blocks per carry-less multiply with the aggregated powers
-//! `H^32..H^1`, one reduction per 32 blocks.
+//! two to a register. Per window of frames, each frame's whole 256-octet batches (eight
+//! registers, 16 blocks) run CTR and GHASH stitched in one loop, one reduction per batch with the
+//! powers `H^16..H^1`; then CTR over the tails across frame boundaries and GHASH over the tails,
+//! two blocks per carry-less multiply, one reduction per 32 blocks (see `x86_vaes512`).
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
@@ -60,9 +61,13 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
     while start < jobs.len() {
         let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
         let window = &mut jobs[start..end];
-        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
-        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
-            job.tag = tag(job.key, job.aad, job.data, load128(mask));
+        let mut bulk = [None; BURST];
+        for (job, b) in window.iter_mut().zip(&mut bulk) {
+            *b = bulk_stitched::<true>(job.key, &job.iv, job.aad, job.data);
+        }
+        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
+            job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
         }
         start = end;
     }
@@ -76,17 +81,23 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
     while start < jobs.len() {
         let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
         let window = &mut jobs[start..end];
-        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
-            let expected = tag(job.key, job.aad, job.data, load128(mask));
+        let mut bulk = [None; BURST];
+        for (job, b) in window.iter_mut().zip(&mut bulk) {
+            *b = bulk_stitched::<false>(job.key, &job.iv, job.aad, job.data);
+        }
+        // The tails are still ciphertext here.
+        for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
+            let expected = tag(job.key, job.aad, job.data, *b, load128(mask));
             job.ok = super::tags_equal(&expected, &job.tag);
         }
-        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
         start = end;
     }
 }
 
-/// Frames are processed in windows of about this many octets: CTR across the window's frames,
-/// then their GHASH, while the data is still in L1.
+/// Frames are processed in windows of about this many octets: the bulk of each frame (CTR and
+/// GHASH stitched), CTR of the tails across the window's frames, then the GHASH of the tails,
+/// while they are still in L1.
 const WINDOW_BYTES: usize = 16 * 1024;
 
 /// The end of the window of jobs that starts at `start` (at least one job).
@@ -135,24 +146,17 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
 /// groups, and the up to 32 octets it covers.
 type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
 
-/// CTR over every frame of a burst (NIST SP 800-38D 7.1 step 5, from counter 2), eight
-/// registers at a time across frame boundaries, so a burst of small frames keeps as many AES
-/// chains in flight as one large frame. A batch holds consecutive groups of one key.
+/// CTR over the tails of every frame of a window (the octets after its whole batches; all of a
+/// small frame), eight registers at a time across frame boundaries, so a burst of small frames
+/// keeps as many AES chains in flight as one large frame. A batch holds consecutive groups of
+/// one key.
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
-fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
+fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
     let mut groups = frames
         .flat_map(|(key, iv, data)| {
-            // Whole batches of one frame run in a tight loop; the tail joins the next frames'.
             let bulk = data.len() / BULK * BULK;
-            let (head, tail) = data.split_at_mut(bulk);
-            if head.is_empty() {
-                // Small frame: all of it goes to the batches across frames.
-            } else if key.rounds() == 14 {
-                ctr_bulk::<14>(&round_keys::<14>(key), iv, head);
-            } else {
-                ctr_bulk::<10>(&round_keys::<10>(key), iv, head);
-            }
+            let tail = &mut data[bulk..];
             tail.chunks_mut(32).enumerate().map(move |(g, chunk)| (key, *iv, bulk / 32 + g, chunk))
         })
         .peekable();
@@ -176,28 +180,211 @@ fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12],
     }
 }
 
-/// Octets of one CTR batch (eight registers).
+/// Octets of one CTR batch (eight registers, 16 blocks).
 const BULK: usize = 32 * WAYS;
 
-/// CTR over whole batches of one frame from counter 2 (`data.len()` a multiple of [`BULK`]).
+/// Blocks of one batch: the stitched loop reduces once per batch, with the powers `H^16..H^1`.
+const BATCH_BLOCKS: usize = BULK / 16;
+
+/// GHASH of a frame up to the end of its whole batches: the reduced value, and how many octets
+/// of data it covers.
+#[derive(Clone, Copy)]
+struct Bulk {
+    acc: __m128i,
+    len: usize,
+}
+
+/// CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES rounds
+/// of one batch with the carry-less multiplies of one batch of ciphertext woven in (the batch
+/// before for `SEAL`, the same batch for open, which reads its ciphertext before decrypting it),
+/// one reduction per batch. The AAD goes first, in chunks of its own, so the data's chunks line up
+/// with the batches. `None` (nothing done) for a frame shorter than a batch.
 #[inline]
-#[target_feature(enable = "avx2,vaes,aes")]
-fn ctr_bulk<const R: usize>(rk: &[__m256i; 15], iv: &[u8; 12], data: &mut [u8]) {
-    let swap = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
-    let two = _mm256_set_epi32(2, 0, 0, 0, 2, 0, 0, 0);
-    let base = _mm256_broadcastsi128_si256(iv_block(iv));
-    let mut c = _mm256_add_epi32(base, _mm256_set_epi32(3, 0, 0, 0, 2, 0, 0, 0));
-    for chunk in data.chunks_exact_mut(BULK) {
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
+    let len = data.len() / BULK * BULK;
+    if len == 0 {
+        return None;
+    }
+    let a = aad.len().div_ceil(16);
+    let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
+    g.segment(aad);
+    let data = &mut data[..len];
+    let acc = match (key.rounds(), SEAL) {
+        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
+        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
+        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+    };
+    Some(Bulk { acc, len })
+}
+
+/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
+#[inline]
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn seal_stitched<const R: usize>(
+    rk: &[__m256i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut ctr = Counters::new(iv);
+    xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
+    for off in (BULK..data.len()).step_by(BULK) {
+        let (done, rest) = data.split_at_mut(off);
+        let ks;
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, &done[off - BULK..], acc);
+        xor_batch(&mut rest[..BULK], &ks);
+    }
+    ghash_batch(key, &data[data.len() - BULK..], acc)
+}
+
+/// Open: each batch is hashed and decrypted in the same step.
+#[inline]
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn open_stitched<const R: usize>(
+    rk: &[__m256i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut ctr = Counters::new(iv);
+    for batch in data.chunks_exact_mut(BULK) {
+        let ks;
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, batch, acc);
+        xor_batch(batch, &ks);
+    }
+    acc
+}
+
+/// The counter blocks of a frame's whole batches, from counter 2 (NIST SP 800-38D 7.1 step 5):
+/// lane `l` of the next register holds `c + l`, little-endian in dword 3 until swapped.
+struct Counters {
+    c: __m256i,
+}
+
+impl Counters {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(iv: &[u8; 12]) -> Self {
+        let base = _mm256_broadcastsi128_si256(iv_block(iv));
+        Counters { c: _mm256_add_epi32(base, _mm256_set_epi32(3, 0, 0, 0, 2, 0, 0, 0)) }
+    }
+
+    /// The counter blocks of the next batch, byte-swapped into place.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn next(&mut self) -> [__m256i; WAYS] {
+        let swap = _mm256_broadcastsi128_si256(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+        let two = _mm256_set_epi32(2, 0, 0, 0, 2, 0, 0, 0);
         let mut x = [_mm256_setzero_si256(); WAYS];
         for x in x.iter_mut() {
-            *x = _mm256_shuffle_epi8(c, swap);
-            c = _mm256_add_epi32(c, two);
+            *x = _mm256_shuffle_epi8(self.c, swap);
+            self.c = _mm256_add_epi32(self.c, two);
         }
-        let ks = encrypt::<R>(rk, x);
-        for (k, at) in ks.iter().zip(chunk.chunks_exact_mut(32)) {
-            let v = _mm256_xor_si256(*k, load256(at));
-            store256(at, v);
+        x
+    }
+}
+
+/// XORs a batch of keystream into `BULK` octets.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn xor_batch(batch: &mut [u8], ks: &[__m256i; WAYS]) {
+    for (k, at) in ks.iter().zip(batch.chunks_exact_mut(32)) {
+        let v = _mm256_xor_si256(*k, load256(at));
+        store256(at, v);
+    }
+}
+
+/// The AES rounds of `x` with the GHASH of the batch `ct` (16 blocks) woven in: register `j` of
+/// `ct` is multiplied by `H^(16-2j)`, `H^(15-2j)` after round `j + 1` (every key size has at least
+/// nine inner rounds), `acc` folded into its first block. Returns the keystream and the reduced
+/// GHASH.
+#[inline]
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,pclmulqdq")]
+fn aes_ghash<const R: usize>(
+    rk: &[__m256i; 15],
+    mut x: [__m256i; WAYS],
+    key: &GcmKeySchedule,
+    ct: &[u8],
+    acc: __m128i,
+) -> ([__m256i; WAYS], __m128i) {
+    let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    let mut sums = Sums::new();
+    for v in x.iter_mut() {
+        *v = _mm256_xor_si256(*v, rk[0]);
+    }
+    for (r, k) in rk[1..R].iter().enumerate() {
+        interleave(&mut x);
+        for v in x.iter_mut() {
+            *v = _mm256_aesenc_epi128(*v, *k);
         }
+        if r < WAYS {
+            let mut c = _mm256_shuffle_epi8(load256(&ct[32 * r..]), rev);
+            if r == 0 {
+                c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
+            }
+            sums.mul(key, c, MAX_POWERS - BATCH_BLOCKS + 2 * r);
+        }
+    }
+    interleave(&mut x);
+    for v in x.iter_mut() {
+        *v = _mm256_aesenclast_epi128(*v, rk[R]);
+    }
+    (x, sums.reduce())
+}
+
+/// GHASH of one batch of 16 blocks after `acc`, reduced.
+#[inline]
+#[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
+fn ghash_batch(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
+    let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    let mut sums = Sums::new();
+    for (i, block) in ct[..BULK].chunks_exact(32).enumerate() {
+        let mut c = _mm256_shuffle_epi8(load256(block), rev);
+        if i == 0 {
+            c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
+        }
+        sums.mul(key, c, MAX_POWERS - BATCH_BLOCKS + 2 * i);
+    }
+    sums.reduce()
+}
+
+/// Unreduced Karatsuba sums of two lanes of products.
+#[derive(Clone, Copy)]
+struct Sums {
+    lo: __m256i,
+    mid: __m256i,
+    hi: __m256i,
+}
+
+impl Sums {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new() -> Self {
+        let z = _mm256_setzero_si256();
+        Sums { lo: z, mid: z, hi: z }
+    }
+
+    /// Adds the products of the two byte-reversed blocks `x` with the powers in rows
+    /// `row..row + 2` of the key's tables.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq")]
+    fn mul(&mut self, key: &GcmKeySchedule, x: __m256i, row: usize) {
+        let h = load256(key.htab()[row..row + 2].as_flattened());
+        let k = load256(key.hkar()[row..row + 2].as_flattened());
+        self.lo = _mm256_xor_si256(self.lo, _mm256_clmulepi64_epi128(x, h, 0x00));
+        self.hi = _mm256_xor_si256(self.hi, _mm256_clmulepi64_epi128(x, h, 0x11));
+        let xm = _mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e));
+        self.mid = _mm256_xor_si256(self.mid, _mm256_clmulepi64_epi128(xm, k, 0x00));
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    fn reduce(self) -> __m128i {
+        reduce(self.lo, self.mid, self.hi)
     }
 }
 
@@ -349,14 +536,28 @@ fn encrypt<const R: usize>(rk: &[__m256i; 15], mut b: [__m256i; WAYS]) -> [__m25
     b
 }
 
-/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
+/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`. With `bulk`, the GHASH of
+/// the AAD and of the data's whole batches is done already and only the tail is left.
 #[inline]
 #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
-fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
-    let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
-    let mut g = Ghash::new(key, total);
-    g.segment(aad);
-    g.segment(ct);
+fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __m128i) -> [u8; 16] {
+    // One `segment` call per input, so that `tag` stays small enough to be inlined.
+    let (mut g, data) = match bulk {
+        None => {
+            let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
+            (Ghash::new(key, total, total.min(MAX_POWERS)), ct)
+        }
+        Some(b) => {
+            let rest = (ct.len() - b.len).div_ceil(16) + 1;
+            let mut g = Ghash::new(key, rest, rest.min(MAX_POWERS));
+            g.acc = b.acc;
+            (g, &ct[b.len..])
+        }
+    };
+    if bulk.is_none() {
+        g.segment(aad);
+    }
+    g.segment(data);
     // The lengths block, built in a register: as a POLYVAL element it is
     // `len(A) · 2^64 + len(C)` in bits.
     let lengths = _mm_set_epi64x((aad.len() as u64 * 8) as i64, (ct.len() as u64 * 8) as i64);
@@ -370,9 +571,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
 #[derive(Clone, Copy)]
 struct Ghash<'k> {
     key: &'k GcmKeySchedule,
-    lo: __m256i,
-    mid: __m256i,
-    hi: __m256i,
+    sums: Sums,
     acc: __m128i,
     /// Power of H for the next block (counts down to 1 within a chunk).
     p: usize,
@@ -381,11 +580,11 @@ struct Ghash<'k> {
 }
 
 impl<'k> Ghash<'k> {
+    /// A GHASH over `total` blocks whose first chunk has `first_chunk` blocks (the others 32).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn new(key: &'k GcmKeySchedule, total: usize) -> Self {
-        let z = _mm256_setzero_si256();
-        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: total.min(MAX_POWERS), rem: total }
+    fn new(key: &'k GcmKeySchedule, total: usize, first_chunk: usize) -> Self {
+        Ghash { key, sums: Sums::new(), acc: _mm_setzero_si128(), p: first_chunk, rem: total }
     }
 
     /// Absorbs `bytes`, zero-padded to whole blocks, up to two blocks per step.
@@ -424,19 +623,12 @@ impl<'k> Ghash<'k> {
     fn group(&mut self, x: __m256i, blocks: usize) {
         let x = _mm256_xor_si256(x, _mm256_zextsi128_si256(self.acc));
         self.acc = _mm_setzero_si128();
-        let row = MAX_POWERS - self.p;
-        let h = load256(self.key.htab()[row..row + 2].as_flattened());
-        let k = load256(self.key.hkar()[row..row + 2].as_flattened());
-        self.lo = _mm256_xor_si256(self.lo, _mm256_clmulepi64_epi128(x, h, 0x00));
-        self.hi = _mm256_xor_si256(self.hi, _mm256_clmulepi64_epi128(x, h, 0x11));
-        let xm = _mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e));
-        self.mid = _mm256_xor_si256(self.mid, _mm256_clmulepi64_epi128(xm, k, 0x00));
+        self.sums.mul(self.key, x, MAX_POWERS - self.p);
         self.p -= blocks;
         self.rem -= blocks;
         if self.p == 0 {
-            self.acc = reduce(self.lo, self.mid, self.hi);
-            let z = _mm256_setzero_si256();
-            (self.lo, self.mid, self.hi) = (z, z, z);
+            self.acc = self.sums.reduce();
+            self.sums = Sums::new();
             self.p = self.rem.min(MAX_POWERS);
         }
     }

@@ -2,12 +2,16 @@
 //!
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
 //! four to a register. Then, per window of frames (about 16 KiB, so GHASH reads from L1 what CTR
-//! just wrote): CTR runs each frame's whole 512-octet batches in a tight loop of eight registers,
-//! and the frames' tails (and whole small frames) in batches of eight registers across frame
-//! boundaries; GHASH absorbs four blocks per carry-less multiply with the aggregated powers
-//! `H^32..H^1`, one reduction per 32 blocks, whole 32-block chunks in a tight loop. Partial
-//! blocks and frame tails use AVX-512BW byte-masked loads and stores, which never touch the
-//! octets outside the mask.
+//! just wrote): first each frame's whole 512-octet batches with CTR and GHASH stitched in one loop
+//! (the AES rounds of one batch of eight registers interleaved with the carry-less multiplies of 32
+//! ciphertext blocks against the aggregated powers `H^32..H^1`, one reduction per batch; for seal
+//! the blocks of the batch before, for open those of the same batch, read before they are
+//! decrypted), the AAD first in chunks of its own so the data's chunks line up with the batches
+//! (the stitched design of Intel ipsec-mb, see `bench/RESULTS.md`). Then CTR over the frames' tails
+//! (and whole small frames) in batches of eight registers across frame boundaries, and GHASH over
+//! the tails, four blocks per carry-less multiply, one reduction per 32 blocks; open hashes the
+//! tails before decrypting them. Partial blocks and frame tails use AVX-512BW byte-masked loads and
+//! stores, which never touch the octets outside the mask.
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
@@ -65,9 +69,13 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
     while start < jobs.len() {
         let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
         let window = &mut jobs[start..end];
-        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
-        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
-            job.tag = tag(job.key, job.aad, job.data, load128(mask));
+        let mut bulk = [None; BURST];
+        for (job, b) in window.iter_mut().zip(&mut bulk) {
+            *b = bulk_stitched::<true>(job.key, &job.iv, job.aad, job.data);
+        }
+        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
+            job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
         }
         start = end;
     }
@@ -81,17 +89,23 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
     while start < jobs.len() {
         let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
         let window = &mut jobs[start..end];
-        for (job, mask) in window.iter_mut().zip(&masks[start..end]) {
-            let expected = tag(job.key, job.aad, job.data, load128(mask));
+        let mut bulk = [None; BURST];
+        for (job, b) in window.iter_mut().zip(&mut bulk) {
+            *b = bulk_stitched::<false>(job.key, &job.iv, job.aad, job.data);
+        }
+        // The tails are still ciphertext here.
+        for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
+            let expected = tag(job.key, job.aad, job.data, *b, load128(mask));
             job.ok = super::tags_equal(&expected, &job.tag);
         }
-        ctr_burst(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
         start = end;
     }
 }
 
-/// Frames are processed in windows of about this many octets: CTR across the window's frames,
-/// then their GHASH, while the data is still in L1.
+/// Frames are processed in windows of about this many octets: the bulk of each frame (CTR and
+/// GHASH stitched), CTR of the tails across the window's frames, then the GHASH of the tails,
+/// while they are still in L1.
 const WINDOW_BYTES: usize = 16 * 1024;
 
 /// The end of the window of jobs that starts at `start` (at least one job).
@@ -140,24 +154,17 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
 /// groups, and the up to 64 octets it covers.
 type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
 
-/// CTR over every frame of a burst (NIST SP 800-38D 7.1 step 5, from counter 2), eight
-/// registers at a time across frame boundaries, so a burst of small frames keeps as many AES
-/// chains in flight as one large frame. A batch holds consecutive groups of one key.
+/// CTR over the tails of every frame of a window (the octets after its whole batches; all of a
+/// small frame), eight registers at a time across frame boundaries, so a burst of small frames
+/// keeps as many AES chains in flight as one large frame. A batch holds consecutive groups of
+/// one key.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
-fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
+fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
     let mut groups = frames
         .flat_map(|(key, iv, data)| {
-            // Whole batches of one frame run in a tight loop; the tail joins the next frames'.
             let bulk = data.len() / BULK * BULK;
-            let (head, tail) = data.split_at_mut(bulk);
-            if head.is_empty() {
-                // Small frame: all of it goes to the batches across frames.
-            } else if key.rounds() == 14 {
-                ctr_bulk::<14>(&round_keys::<14>(key), iv, head);
-            } else {
-                ctr_bulk::<10>(&round_keys::<10>(key), iv, head);
-            }
+            let tail = &mut data[bulk..];
             tail.chunks_mut(64).enumerate().map(move |(g, chunk)| (key, *iv, bulk / 64 + g, chunk))
         })
         .peekable();
@@ -181,28 +188,208 @@ fn ctr_burst<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12],
     }
 }
 
-/// Octets of one CTR batch (eight registers).
+/// Octets of one CTR batch (eight registers); also one GHASH chunk of `MAX_POWERS` blocks.
 const BULK: usize = 64 * WAYS;
 
-/// CTR over whole batches of one frame from counter 2 (`data.len()` a multiple of [`BULK`]).
+/// GHASH of a frame up to the end of its whole batches: the reduced value, and how many octets
+/// of data it covers.
+#[derive(Clone, Copy)]
+struct Bulk {
+    acc: __m128i,
+    len: usize,
+}
+
+/// CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES rounds
+/// of one batch with the carry-less multiplies of one batch of ciphertext woven in (the batch
+/// before for `SEAL`, the same batch for open, which reads its ciphertext before decrypting it),
+/// one reduction per batch. The AAD goes first, in chunks of its own, so the data's chunks line up
+/// with the batches. `None` (nothing done) for a frame shorter than a batch.
 #[inline]
-#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
-fn ctr_bulk<const R: usize>(rk: &[__m512i; 15], iv: &[u8; 12], data: &mut [u8]) {
-    let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
-    let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
-    let base = _mm512_broadcast_i32x4(iv_block(iv));
-    let mut c = _mm512_add_epi32(base, _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0));
-    for chunk in data.chunks_exact_mut(BULK) {
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
+    let len = data.len() / BULK * BULK;
+    if len == 0 {
+        return None;
+    }
+    let a = aad.len().div_ceil(16);
+    let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
+    g.segment(aad);
+    let data = &mut data[..len];
+    let acc = match (key.rounds(), SEAL) {
+        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
+        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
+        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+    };
+    Some(Bulk { acc, len })
+}
+
+/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn seal_stitched<const R: usize>(
+    rk: &[__m512i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut ctr = Counters::new(iv);
+    xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
+    for off in (BULK..data.len()).step_by(BULK) {
+        let (done, rest) = data.split_at_mut(off);
+        let ks;
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, &done[off - BULK..], acc);
+        xor_batch(&mut rest[..BULK], &ks);
+    }
+    ghash_chunk(key, &data[data.len() - BULK..], acc)
+}
+
+/// Open: each batch is hashed and decrypted in the same step.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_stitched<const R: usize>(
+    rk: &[__m512i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut ctr = Counters::new(iv);
+    for batch in data.chunks_exact_mut(BULK) {
+        let ks;
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, batch, acc);
+        xor_batch(batch, &ks);
+    }
+    acc
+}
+
+/// The counter blocks of a frame's whole batches, from counter 2 (NIST SP 800-38D 7.1 step 5):
+/// lane `l` of the next register holds `c + l`, little-endian in dword 3 until swapped.
+struct Counters {
+    c: __m512i,
+}
+
+impl Counters {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn new(iv: &[u8; 12]) -> Self {
+        let base = _mm512_broadcast_i32x4(iv_block(iv));
+        Counters { c: _mm512_add_epi32(base, _mm512_set_epi32(5, 0, 0, 0, 4, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0)) }
+    }
+
+    /// The counter blocks of the next batch, byte-swapped into place.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn next(&mut self) -> [__m512i; WAYS] {
+        let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
+        let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
         let mut x = [_mm512_setzero_si512(); WAYS];
         for x in x.iter_mut() {
-            *x = _mm512_shuffle_epi8(c, swap);
-            c = _mm512_add_epi32(c, four);
+            *x = _mm512_shuffle_epi8(self.c, swap);
+            self.c = _mm512_add_epi32(self.c, four);
         }
-        let ks = encrypt::<R>(rk, x);
-        for (k, at) in ks.iter().zip(chunk.chunks_exact_mut(64)) {
-            let v = _mm512_xor_si512(*k, load512(at));
-            store512(at, v);
+        x
+    }
+}
+
+/// XORs a batch of keystream into `BULK` octets.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn xor_batch(batch: &mut [u8], ks: &[__m512i; WAYS]) {
+    for (k, at) in ks.iter().zip(batch.chunks_exact_mut(64)) {
+        let v = _mm512_xor_si512(*k, load512(at));
+        store512(at, v);
+    }
+}
+
+/// The AES rounds of `x` with the GHASH of the chunk `ct` (32 blocks) woven in: register `j` of
+/// `ct` is multiplied by `H^(32-4j)..H^(29-4j)` after round `j + 1` (every key size has at least
+/// nine inner rounds), `acc` folded into its first block. Returns the keystream and the reduced
+/// GHASH.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,pclmulqdq,avx2")]
+fn aes_ghash<const R: usize>(
+    rk: &[__m512i; 15],
+    mut x: [__m512i; WAYS],
+    key: &GcmKeySchedule,
+    ct: &[u8],
+    acc: __m128i,
+) -> ([__m512i; WAYS], __m128i) {
+    let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    let mut sums = Sums::new();
+    for v in x.iter_mut() {
+        *v = _mm512_xor_si512(*v, rk[0]);
+    }
+    for (r, k) in rk[1..R].iter().enumerate() {
+        interleave(&mut x);
+        for v in x.iter_mut() {
+            *v = _mm512_aesenc_epi128(*v, *k);
         }
+        if r < WAYS {
+            let mut c = _mm512_shuffle_epi8(load512(&ct[64 * r..]), rev);
+            if r == 0 {
+                c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
+            }
+            sums.mul(key, c, 4 * r);
+        }
+    }
+    interleave(&mut x);
+    for v in x.iter_mut() {
+        *v = _mm512_aesenclast_epi128(*v, rk[R]);
+    }
+    (x, sums.reduce())
+}
+
+/// GHASH of one chunk of 32 blocks after `acc`, reduced.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+fn ghash_chunk(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
+    let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    let mut sums = Sums::new();
+    for (i, block) in ct[..BULK].chunks_exact(64).enumerate() {
+        let mut c = _mm512_shuffle_epi8(load512(block), rev);
+        if i == 0 {
+            c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
+        }
+        sums.mul(key, c, 4 * i);
+    }
+    sums.reduce()
+}
+
+/// Unreduced Karatsuba sums of four lanes of products.
+#[derive(Clone, Copy)]
+struct Sums {
+    lo: __m512i,
+    mid: __m512i,
+    hi: __m512i,
+}
+
+impl Sums {
+    #[inline]
+    #[target_feature(enable = "avx512f")]
+    fn new() -> Self {
+        let z = _mm512_setzero_si512();
+        Sums { lo: z, mid: z, hi: z }
+    }
+
+    /// Adds the products of the four byte-reversed blocks `x` with the powers in rows
+    /// `row..row + 4` of the key's tables.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn mul(&mut self, key: &GcmKeySchedule, x: __m512i, row: usize) {
+        let h = load512(key.htab()[row..row + 4].as_flattened());
+        let k = load512(key.hkar()[row..row + 4].as_flattened());
+        self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128(x, h, 0x00));
+        self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
+        let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
+        self.mid = _mm512_xor_si512(self.mid, _mm512_clmulepi64_epi128(xm, k, 0x00));
+    }
+
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,pclmulqdq,avx2")]
+    fn reduce(self) -> __m128i {
+        reduce(self.lo, self.mid, self.hi)
     }
 }
 
@@ -384,18 +571,28 @@ fn encrypt<const R: usize>(rk: &[__m512i; 15], mut b: [__m512i; WAYS]) -> [__m51
     b
 }
 
-/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`.
+/// The tag: GHASH over AAD, ciphertext and lengths, XOR `E(K, J0)`. With `bulk`, the GHASH of
+/// the AAD and of the data's whole batches is done already and only the tail is left.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
-fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
-    let a = aad.len().div_ceil(16);
-    let total = a + ct.len().div_ceil(16) + 1;
-    // With a whole chunk of data or more, the AAD gets a chunk of its own, so the data's
-    // chunks start at its first block and take the tight 32-block path.
-    let first = if ct.len() >= 16 * MAX_POWERS && (1..=MAX_POWERS).contains(&a) { a } else { total.min(MAX_POWERS) };
-    let mut g = Ghash::new(key, total, first);
-    g.segment(aad);
-    g.segment(ct);
+fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __m128i) -> [u8; 16] {
+    // One `segment` call per input, so that `tag` stays small enough to be inlined.
+    let (mut g, data) = match bulk {
+        None => {
+            let total = aad.len().div_ceil(16) + ct.len().div_ceil(16) + 1;
+            (Ghash::new(key, total, total.min(MAX_POWERS)), ct)
+        }
+        Some(b) => {
+            let rest = (ct.len() - b.len).div_ceil(16) + 1;
+            let mut g = Ghash::new(key, rest, rest.min(MAX_POWERS));
+            g.acc = b.acc;
+            (g, &ct[b.len..])
+        }
+    };
+    if bulk.is_none() {
+        g.segment(aad);
+    }
+    g.segment(data);
     // The lengths block, built in a register: as a POLYVAL element it is
     // `len(A) · 2^64 + len(C)` in bits.
     let lengths = _mm_set_epi64x((aad.len() as u64 * 8) as i64, (ct.len() as u64 * 8) as i64);
@@ -409,9 +606,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
 #[derive(Clone, Copy)]
 struct Ghash<'k> {
     key: &'k GcmKeySchedule,
-    lo: __m512i,
-    mid: __m512i,
-    hi: __m512i,
+    sums: Sums,
     acc: __m128i,
     /// Power of H for the next block (counts down to 1 within a chunk).
     p: usize,
@@ -420,11 +615,11 @@ struct Ghash<'k> {
 }
 
 impl<'k> Ghash<'k> {
+    /// A GHASH over `total` blocks whose first chunk has `first_chunk` blocks (the others 32).
     #[inline]
     #[target_feature(enable = "avx512f")]
     fn new(key: &'k GcmKeySchedule, total: usize, first_chunk: usize) -> Self {
-        let z = _mm512_setzero_si512();
-        Ghash { key, lo: z, mid: z, hi: z, acc: _mm_setzero_si128(), p: first_chunk, rem: total }
+        Ghash { key, sums: Sums::new(), acc: _mm_setzero_si128(), p: first_chunk, rem: total }
     }
 
     /// Absorbs `bytes`, zero-padded to whole blocks, up to four blocks per step.
@@ -436,9 +631,12 @@ impl<'k> Ghash<'k> {
         let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
         let mut off = 0;
         while off < bytes.len() {
-            if g.p == MAX_POWERS && bytes.len() - off >= 16 * MAX_POWERS {
-                g.chunk(&bytes[off..off + 16 * MAX_POWERS], rev);
-                off += 16 * MAX_POWERS;
+            if g.p == MAX_POWERS && bytes.len() - off >= BULK {
+                // A whole chunk (the sums are empty at its start): the tight loop.
+                g.acc = ghash_chunk(g.key, &bytes[off..], g.acc);
+                g.rem -= MAX_POWERS;
+                g.p = g.rem.min(MAX_POWERS);
+                off += BULK;
                 continue;
             }
             let n = (bytes.len() - off).min(64).min(16 * g.p);
@@ -447,32 +645,6 @@ impl<'k> Ghash<'k> {
             off += n;
         }
         *self = g;
-    }
-
-    /// Absorbs a whole chunk of 32 blocks (`p == 32`): eight registers against the fixed powers
-    /// `H^32..H^1`, then the reduction.
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
-    fn chunk(&mut self, bytes: &[u8], rev: __m512i) {
-        let (htab, hkar) = (self.key.htab().as_flattened(), self.key.hkar().as_flattened());
-        let (mut lo, mut mid, mut hi) = (self.lo, self.mid, self.hi);
-        for (i, block) in bytes.chunks_exact(64).enumerate() {
-            let mut x = _mm512_shuffle_epi8(load512(block), rev);
-            if i == 0 {
-                x = _mm512_xor_si512(x, _mm512_zextsi128_si512(self.acc));
-            }
-            let h = load512(&htab[64 * i..]);
-            let k = load512(&hkar[64 * i..]);
-            lo = _mm512_xor_si512(lo, _mm512_clmulepi64_epi128(x, h, 0x00));
-            hi = _mm512_xor_si512(hi, _mm512_clmulepi64_epi128(x, h, 0x11));
-            let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
-            mid = _mm512_xor_si512(mid, _mm512_clmulepi64_epi128(xm, k, 0x00));
-        }
-        self.acc = reduce(lo, mid, hi);
-        let z = _mm512_setzero_si512();
-        (self.lo, self.mid, self.hi) = (z, z, z);
-        self.rem -= MAX_POWERS;
-        self.p = self.rem.min(MAX_POWERS);
     }
 
     /// Absorbs one block given as a POLYVAL element.
@@ -488,19 +660,12 @@ impl<'k> Ghash<'k> {
     fn group(&mut self, x: __m512i, blocks: usize) {
         let x = _mm512_xor_si512(x, _mm512_zextsi128_si512(self.acc));
         self.acc = _mm_setzero_si128();
-        let row = MAX_POWERS - self.p;
-        let h = load512(self.key.htab()[row..row + 4].as_flattened());
-        let k = load512(self.key.hkar()[row..row + 4].as_flattened());
-        self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128(x, h, 0x00));
-        self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
-        let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
-        self.mid = _mm512_xor_si512(self.mid, _mm512_clmulepi64_epi128(xm, k, 0x00));
+        self.sums.mul(self.key, x, MAX_POWERS - self.p);
         self.p -= blocks;
         self.rem -= blocks;
         if self.p == 0 {
-            self.acc = reduce(self.lo, self.mid, self.hi);
-            let z = _mm512_setzero_si512();
-            (self.lo, self.mid, self.hi) = (z, z, z);
+            self.acc = self.sums.reduce();
+            self.sums = Sums::new();
             self.p = self.rem.min(MAX_POWERS);
         }
     }
