@@ -147,6 +147,17 @@ impl Lab {
         }
     }
 
+    /// Both sides secured with CKN1 and a CAK of octet `cak`, after 5 s of protocol time.
+    fn secured(cak: &str) -> (Lab, Ckn) {
+        let mut lab = Lab::new();
+        let cak = cak.repeat(32);
+        lab.add(pair(CKN1, &cak), pair(CKN1, &cak), 1);
+        lab.run(5, |_| {});
+        let ckn1 = Ckn::from_hex(CKN1).unwrap();
+        lab.assert_consistent(&ckn1);
+        (lab, ckn1)
+    }
+
     fn add(&mut self, side_a: (Ckn, Cak), side_b: (Ckn, Cak), at: u64) {
         self.a.add_key(side_a.0, side_a.1, at, self.now);
         self.b.add_key(side_b.0, side_b.1, at, self.now);
@@ -217,12 +228,8 @@ fn wrong_newest_cak_falls_back_to_the_working_key_then_a_shared_new_key_takes_ov
 fn the_principal_keeps_its_sas_while_the_newest_key_never_works() {
     // A key 2 that only one side has (the peer never answers for it): key 1 stays principal
     // for good, through rekeys, and nothing of key 2 reaches the dataplane.
-    let mut lab = Lab::new();
-    let cak1 = "44".repeat(32);
-    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
-    lab.run(5, |_| {});
+    let (mut lab, ckn1) = Lab::secured("44");
     lab.a.add_key(Ckn::from_hex(CKN2).unwrap(), Cak::from_hex(&"55".repeat(32)).unwrap(), 2, lab.now);
-    let ckn1 = Ckn::from_hex(CKN1).unwrap();
     for _ in 0..3 {
         assert_eq!(lab.a.rekey(), Rekey::Requested, "the principal can be rekeyed");
         lab.run(6, |l| assert!(l.a.encryption_up() && l.b.encryption_up()));
@@ -238,12 +245,7 @@ fn a_sak_rekey_keeps_encryption_up_and_installs_each_tx_sa_once() {
     // The old Tx SA carries traffic until the new one is enabled: the principal does not drop
     // (which logged "encryption down" and flipped macsec_mka_encryption_up on every rekey) and
     // is not re-chosen (which sent the new Tx SA's install a second time).
-    let mut lab = Lab::new();
-    let cak1 = "66".repeat(32);
-    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
-    lab.run(5, |_| {});
-    let ckn1 = Ckn::from_hex(CKN1).unwrap();
-    lab.assert_consistent(&ckn1);
+    let (mut lab, ckn1) = Lab::secured("66");
     assert_eq!(lab.drops, 0, "no drop while coming up");
     let before = [(lab.da.tx_installs, lab.da.tx_switches), (lab.db.tx_installs, lab.db.tx_switches)];
     // A has the lower priority value: it is key server, and B has no way to ask for a SAK.
@@ -266,12 +268,7 @@ fn a_rekey_requested_before_the_last_sak_is_in_use_waits_for_it() {
     // A second SAK distributed before every peer transmits with the first would retire the SAK
     // that still carries traffic (the peer deletes its Rx SA while we send on it). The request
     // is kept and served once the latest SAK is in use by all (802.1X-2020 9.8).
-    let mut lab = Lab::new();
-    let cak1 = "77".repeat(32);
-    lab.add(pair(CKN1, &cak1), pair(CKN1, &cak1), 1);
-    lab.run(5, |_| {});
-    let ckn1 = Ckn::from_hex(CKN1).unwrap();
-    lab.assert_consistent(&ckn1);
+    let (mut lab, ckn1) = Lab::secured("77");
     let kn = |c: &Conn| c.keys[0].participant.status().latest_kn.unwrap_or(0);
     let kn0 = kn(&lab.a);
     // The participant's next step, without waiting for its timer.
