@@ -47,18 +47,23 @@ pub struct GcmKeySchedule {
 
 impl GcmKeySchedule {
     /// Expands a 16-octet (AES-128) or 32-octet (AES-256) key.
-    pub fn new(key: &[u8]) -> Result<Self, KeyLengthError> {
-        if key.len() != 16 && key.len() != 32 {
-            return Err(KeyLengthError);
-        }
-        let mut k = GcmKeySchedule {
+    /// All tables zero, to be filled by [`Self::new`].
+    fn zeroed() -> Self {
+        GcmKeySchedule {
             rk: [[0; 16]; 15],
             htab: [[0; 16]; TABLE_ROWS],
             hkar: [[0; 16]; TABLE_ROWS],
             sliced: [[0; 8]; 15],
             h1: 0,
             rounds: 0,
-        };
+        }
+    }
+
+    pub fn new(key: &[u8]) -> Result<Self, KeyLengthError> {
+        if key.len() != 16 && key.len() != 32 {
+            return Err(KeyLengthError);
+        }
+        let mut k = GcmKeySchedule::zeroed();
         k.rounds = key.len() / 4 + 6;
         if !k.hardware_tables(key) {
             k.portable_tables(key);
@@ -176,23 +181,12 @@ impl fmt::Debug for GcmKeySchedule {
 mod tests {
     use super::*;
 
-    fn zeroed() -> GcmKeySchedule {
-        GcmKeySchedule {
-            rk: [[0; 16]; 15],
-            htab: [[0; 16]; TABLE_ROWS],
-            hkar: [[0; 16]; TABLE_ROWS],
-            sliced: [[0; 8]; 15],
-            h1: 0,
-            rounds: 0,
-        }
-    }
-
     #[test]
     fn hardware_tables_match_the_portable_ones() {
         for i in 0..40usize {
             let len = if i % 2 == 0 { 16 } else { 32 };
             let key: Vec<u8> = (0..len).map(|j| (j * 37 + i * i * 101 + i + 5) as u8).collect();
-            let (mut hw, mut sw) = (zeroed(), zeroed());
+            let (mut hw, mut sw) = (GcmKeySchedule::zeroed(), GcmKeySchedule::zeroed());
             hw.rounds = len / 4 + 6;
             sw.rounds = hw.rounds;
             sw.portable_tables(&key);
@@ -230,7 +224,7 @@ mod tests {
             let new = time(&|| std::mem::forget(std::hint::black_box(GcmKeySchedule::new(std::hint::black_box(&key)))));
             let new_drop = time(&|| drop(std::hint::black_box(GcmKeySchedule::new(std::hint::black_box(&key)))));
             let portable = time(&|| {
-                let mut k = zeroed();
+                let mut k = GcmKeySchedule::zeroed();
                 k.rounds = len / 4 + 6;
                 k.portable_tables(std::hint::black_box(&key));
                 drop(std::hint::black_box(k));
