@@ -243,11 +243,8 @@ impl Conn {
                 // AN stays what it was. A key that is not principal has nothing in the dataplane.
                 if !principal {
                     k.tx_enabled = None;
-                }
-                if principal {
-                    if let Some(r) = tx_request(&secy, k.tx.as_ref()) {
-                        self.out.push(r);
-                    }
+                } else if let Some(r) = tx_request(&secy, k.tx.as_ref()) {
+                    self.out.push(r);
                 }
             }
             DpCommand::EnableTxSa { an } => {
