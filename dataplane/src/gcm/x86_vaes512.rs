@@ -73,7 +73,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
         for (job, b) in window.iter_mut().zip(&mut bulk) {
             *b = bulk_stitched::<true>(job.key, &job.iv, job.aad, job.data);
         }
-        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
             job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
         }
@@ -98,7 +98,7 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
             let expected = tag(job.key, job.aad, job.data, *b, load128(mask));
             job.ok = super::tags_equal(&expected, &job.tag);
         }
-        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         start = end;
     }
 }
@@ -154,50 +154,70 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
 /// groups, and the up to 64 octets it covers.
 type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
 
-/// CTR over the tails of every frame of a window (the octets after its whole batches; all of a
-/// small frame), eight registers at a time across frame boundaries, so a burst of small frames
-/// keeps as many AES chains in flight as one large frame. A batch holds consecutive groups of
-/// one key.
+/// CTR over the tails of every frame of a window (the octets after what [`bulk_stitched`]
+/// covered, given with each frame; all of a small frame), eight registers at a time across frame
+/// boundaries, so a burst of small frames keeps as many AES chains in flight as one large frame.
+/// A batch holds consecutive groups of one key.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
-fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
-    let mut groups = frames
-        .flat_map(|(key, iv, data)| {
-            let bulk = data.len() / BULK * BULK;
-            let tail = &mut data[bulk..];
-            tail.chunks_mut(64).enumerate().map(move |(g, chunk)| (key, *iv, bulk / 64 + g, chunk))
-        })
-        .peekable();
-    while let Some(first) = groups.next() {
-        let key = first.0;
-        let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
-        batch[0] = Some(first);
-        let mut n = 1;
-        while n < WAYS {
-            match groups.next_if(|g| std::ptr::eq(g.0, key)) {
-                Some(g) => batch[n] = Some(g),
-                None => break,
+fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8], usize)>) {
+    let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
+    let mut n = 0;
+    for (key, iv, data, bulk) in frames {
+        for (g, chunk) in data[bulk..].chunks_mut(64).enumerate() {
+            if n == WAYS || (n > 0 && batch[0].as_ref().is_some_and(|b| !std::ptr::eq(b.0, key))) {
+                ctr_flush(&mut batch);
+                n = 0;
             }
+            batch[n] = Some((key, *iv, bulk / 64 + g, chunk));
             n += 1;
         }
-        if key.rounds() == 14 {
-            ctr_batch::<14>(&round_keys::<14>(key), &mut batch);
-        } else {
-            ctr_batch::<10>(&round_keys::<10>(key), &mut batch);
-        }
     }
+    if n > 0 {
+        ctr_flush(&mut batch);
+    }
+}
+
+/// CTR over the groups of `batch` (one key), which is left empty.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
+fn ctr_flush(batch: &mut [Option<Group<'_>>; WAYS]) {
+    let Some(key) = batch[0].as_ref().map(|g| g.0) else {
+        return;
+    };
+    if key.rounds() == 14 {
+        ctr_batch::<14>(&round_keys::<14>(key), batch);
+    } else {
+        ctr_batch::<10>(&round_keys::<10>(key), batch);
+    }
+    *batch = Default::default();
 }
 
 /// Octets of one CTR batch (eight registers); also one GHASH chunk of `MAX_POWERS` blocks.
 const BULK: usize = 64 * WAYS;
 
 /// GHASH of a frame up to the end of its whole batches: the reduced value, and how many octets
-/// of data it covers.
+/// of data it covers. With `done`, it covers the whole frame and its lengths block too.
 #[derive(Clone, Copy)]
 struct Bulk {
     acc: __m128i,
     len: usize,
+    done: bool,
 }
+
+impl Bulk {
+    /// Octets of data that CTR is done for.
+    fn covered(b: &Option<Bulk>) -> usize {
+        b.map_or(0, |b| b.len)
+    }
+}
+
+/// A tail of at least this many octets after a frame's whole batches is done in the stitched
+/// loop too (one more step of eight registers, whatever its length), and one of at most
+/// [`TAIL_MAX`]: its blocks and the lengths block then take the powers `H^(m+1)..H^1`, which the
+/// tables have. Shorter tails go with the small frames.
+const TAIL_MIN: usize = 256;
+const TAIL_MAX: usize = 16 * (MAX_POWERS - 1);
 
 /// CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES rounds
 /// of one batch with the carry-less multiplies of one batch of ciphertext woven in (the batch
@@ -207,24 +227,37 @@ struct Bulk {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
-    let len = data.len() / BULK * BULK;
-    if len == 0 {
+    let full = data.len() / BULK * BULK;
+    if full == 0 {
         return None;
     }
     let a = aad.len().div_ceil(16);
     let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
     g.segment(aad);
-    let data = &mut data[..len];
+    let tail = data.len() - full;
+    let fin = (TAIL_MIN..=TAIL_MAX).contains(&tail).then(|| lengths_block(aad.len(), data.len()));
+    let data = &mut data[..if fin.is_some() { full + tail } else { full }];
     let acc = match (key.rounds(), SEAL) {
-        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
-        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
-        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
-        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
+        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
     };
-    Some(Bulk { acc, len })
+    Some(Bulk { acc, len: data.len(), done: fin.is_some() })
 }
 
-/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
+/// The lengths block of NIST SP 800-38D 7.1 step 5, built in a register: as a POLYVAL element it
+/// is `len(A) · 2^64 + len(C)` in bits.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn lengths_block(aad: usize, data: usize) -> __m128i {
+    _mm_set_epi64x((aad as u64 * 8) as i64, (data as u64 * 8) as i64)
+}
+
+/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed. `data` is the
+/// `full` octets of whole batches, and with `fin` (the lengths block) a tail after them, which
+/// takes one more step (its keystream while the last whole batch is hashed), then is hashed with
+/// the lengths block: the result is then the frame's whole GHASH.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn seal_stitched<const R: usize>(
@@ -232,20 +265,34 @@ fn seal_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
+    full: usize,
+    fin: Option<__m128i>,
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
     xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
-    for off in (BULK..data.len()).step_by(BULK) {
+    for off in (BULK..full).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, &done[off - BULK..], acc);
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
         xor_batch(&mut rest[..BULK], &ks);
     }
-    ghash_chunk(key, &data[data.len() - BULK..], acc)
+    let Some(lengths) = fin else {
+        return ghash_chunk(key, &data[full - BULK..], acc);
+    };
+    let (done, tail) = data.split_at_mut(full);
+    let ks;
+    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, full - BULK, acc, r));
+    xor_tail(tail, &ks);
+    let mut sums = Sums::new();
+    for r in 0..=WAYS {
+        sums.tail(key, tail, acc, lengths, r);
+    }
+    sums.reduce()
 }
 
-/// Open: each batch is hashed and decrypted in the same step.
+/// Open: each batch is hashed and decrypted in the same step; with `fin`, the tail after the
+/// `full` octets of whole batches too, with the lengths block.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn open_stitched<const R: usize>(
@@ -253,14 +300,23 @@ fn open_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
+    full: usize,
+    fin: Option<__m128i>,
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
-    for batch in data.chunks_exact_mut(BULK) {
+    let (whole, tail) = data.split_at_mut(full);
+    for batch in whole.chunks_exact_mut(BULK) {
         let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, batch, acc);
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, batch, 0, acc, r));
         xor_batch(batch, &ks);
     }
+    let Some(lengths) = fin else {
+        return acc;
+    };
+    let ks;
+    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.tail(key, tail, acc, lengths, r));
+    xor_tail(tail, &ks);
     acc
 }
 
@@ -293,6 +349,17 @@ impl Counters {
     }
 }
 
+/// XORs keystream into a tail of fewer than `BULK` octets.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+fn xor_tail(tail: &mut [u8], ks: &[__m512i; WAYS]) {
+    for (r, k) in ks.iter().enumerate().take(tail.len().div_ceil(64)) {
+        let n = (tail.len() - 64 * r).min(64);
+        let v = _mm512_xor_si512(*k, load_partial(tail, 64 * r, n));
+        store_partial(tail, 64 * r, n, v);
+    }
+}
+
 /// XORs a batch of keystream into `BULK` octets.
 #[inline]
 #[target_feature(enable = "avx512f")]
@@ -303,20 +370,16 @@ fn xor_batch(batch: &mut [u8], ks: &[__m512i; WAYS]) {
     }
 }
 
-/// The AES rounds of `x` with the GHASH of the chunk `ct` (32 blocks) woven in: register `j` of
-/// `ct` is multiplied by `H^(32-4j)..H^(29-4j)` after round `j + 1` (every key size has at least
-/// nine inner rounds), `acc` folded into its first block. Returns the keystream and the reduced
-/// GHASH.
+/// The AES rounds of `x` with GHASH work woven in: `step(r, sums)` after inner round `r + 1`
+/// (every key size has at least nine inner rounds, so steps `0..=8`). Returns the keystream and
+/// the reduced sums.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,pclmulqdq,avx2")]
 fn aes_ghash<const R: usize>(
     rk: &[__m512i; 15],
     mut x: [__m512i; WAYS],
-    key: &GcmKeySchedule,
-    ct: &[u8],
-    acc: __m128i,
+    mut step: impl FnMut(usize, &mut Sums),
 ) -> ([__m512i; WAYS], __m128i) {
-    let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
     let mut sums = Sums::new();
     for v in x.iter_mut() {
         *v = _mm512_xor_si512(*v, rk[0]);
@@ -326,13 +389,7 @@ fn aes_ghash<const R: usize>(
         for v in x.iter_mut() {
             *v = _mm512_aesenc_epi128(*v, *k);
         }
-        if r < WAYS {
-            let mut c = _mm512_shuffle_epi8(load512(&ct[64 * r..]), rev);
-            if r == 0 {
-                c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
-            }
-            sums.mul(key, c, 4 * r);
-        }
+        step(r, &mut sums);
     }
     interleave(&mut x);
     for v in x.iter_mut() {
@@ -345,7 +402,7 @@ fn aes_ghash<const R: usize>(
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
 fn ghash_chunk(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
-    let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+    let rev = reverse();
     let mut sums = Sums::new();
     for (i, block) in ct[..BULK].chunks_exact(64).enumerate() {
         let mut c = _mm512_shuffle_epi8(load512(block), rev);
@@ -355,6 +412,13 @@ fn ghash_chunk(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
         sums.mul(key, c, 4 * i);
     }
     sums.reduce()
+}
+
+/// The shuffle that reverses the octets of each block (GHASH's bit order, as POLYVAL elements).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn reverse() -> __m512i {
+    _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
 }
 
 /// Unreduced Karatsuba sums of four lanes of products.
@@ -371,6 +435,39 @@ impl Sums {
     fn new() -> Self {
         let z = _mm512_setzero_si512();
         Sums { lo: z, mid: z, hi: z }
+    }
+
+    /// Step `r` of the GHASH of a whole batch, the chunk of 32 blocks at `ct[off..]`: register
+    /// `r < 8` times `H^(32-4r)..H^(29-4r)`, `acc` folded into its first block.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn batch(&mut self, key: &GcmKeySchedule, ct: &[u8], off: usize, acc: __m128i, r: usize) {
+        if r < WAYS {
+            let mut c = _mm512_shuffle_epi8(load512(&ct[off + 64 * r..]), reverse());
+            if r == 0 {
+                c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
+            }
+            self.mul(key, c, 4 * r);
+        }
+    }
+
+    /// Step `r` of the GHASH of a frame's tail of `m <= 31` blocks (zero-padded) and its lengths
+    /// block: register `r` of the tail times `H^(m+1-4r)..`, `acc` folded into its first block;
+    /// after the tail's registers the lengths block times `H^1`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn tail(&mut self, key: &GcmKeySchedule, tail: &[u8], acc: __m128i, lengths: __m128i, r: usize) {
+        let regs = tail.len().div_ceil(64);
+        if r < regs {
+            let n = (tail.len() - 64 * r).min(64);
+            let mut c = _mm512_shuffle_epi8(load_partial(tail, 64 * r, n), reverse());
+            if r == 0 {
+                c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
+            }
+            self.mul(key, c, MAX_POWERS - 1 - tail.len().div_ceil(16) + 4 * r);
+        } else if r == regs {
+            self.mul(key, _mm512_zextsi128_si512(lengths), MAX_POWERS - 1);
+        }
     }
 
     /// Adds the products of the four byte-reversed blocks `x` with the powers in rows
@@ -576,6 +673,10 @@ fn encrypt<const R: usize>(rk: &[__m512i; 15], mut b: [__m512i; WAYS]) -> [__m51
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
 fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __m128i) -> [u8; 16] {
+    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    if let Some(Bulk { acc, done: true, .. }) = bulk {
+        return store128(_mm_xor_si128(_mm_shuffle_epi8(acc, rev), mask));
+    }
     // One `segment` call per input, so that `tag` stays small enough to be inlined.
     let (mut g, data) = match bulk {
         None => {
@@ -593,11 +694,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __
         g.segment(aad);
     }
     g.segment(data);
-    // The lengths block, built in a register: as a POLYVAL element it is
-    // `len(A) · 2^64 + len(C)` in bits.
-    let lengths = _mm_set_epi64x((aad.len() as u64 * 8) as i64, (ct.len() as u64 * 8) as i64);
-    g.last_block(lengths);
-    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    g.last_block(lengths_block(aad.len(), ct.len()));
     store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
 }
 
@@ -628,7 +725,7 @@ impl<'k> Ghash<'k> {
     fn segment(&mut self, bytes: &[u8]) {
         // Work on a local copy so the sums stay in registers across the loop.
         let mut g = Ghash { ..*self };
-        let rev = _mm512_broadcast_i32x4(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
+        let rev = reverse();
         let mut off = 0;
         while off < bytes.len() {
             if g.p == MAX_POWERS && bytes.len() - off >= BULK {
