@@ -47,9 +47,24 @@ decrypt_all() { # SUITE
     [ "$(jq .macsec <<<"$out")" -gt 0 ] && [ "$(jq .invalid <<<"$out")" = 0 ]
 }
 
+# A client that fails or outlives its timeout yields '{}' (so the checks on its result fail and
+# the script goes on to clean up) and prints, on stderr, what it saw and both sides' port drops.
 iperf() { # SECONDS -> JSON
-    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -p 5201 >/dev/null 2>&1; sleep 0.5
-    ip netns exec "$(lab_ns hA)" timeout $(( $1 + 20 )) iperf3 -c 10.77.0.2 -p 5201 -t "$1" -b "${IPERF_RATE:-1G}" -J
+    # A daemon (this runs in a command substitution, where LAB_PIDS cannot grow): stopped by the
+    # pid it writes once the client is done.
+    rm -f "$LAB_DIR/iperf3.pid"
+    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -I "$LAB_DIR/iperf3.pid" -p 5201 >/dev/null 2>&1; sleep 0.5
+    local out rc=0
+    out=$(ip netns exec "$(lab_ns hA)" timeout $(( $1 + 20 )) iperf3 -c 10.77.0.2 -p 5201 -t "$1" -b "${IPERF_RATE:-1G}" -J) || rc=$?
+    if [ -s "$LAB_DIR/iperf3.pid" ]; then kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true; fi
+    if [ "$rc" = 0 ]; then echo "$out"; return; fi
+    {
+        echo "      iperf3 client exit $rc ($([ "$rc" = 124 ] && echo "timed out after $(( $1 + 20 )) s" || echo failed)): $(jq -r '.error // "no error reported"' <<<"$out" 2>/dev/null || echo "no JSON")"
+        local s; for s in A B; do
+            echo "      $s port drops: $(lab_metrics "$s" | grep -E '^macsec_port_(rx|tx)_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"
+        done
+    } >&2
+    echo '{}'
 }
 
 errors_zero() { [ "$(lab_rx_errors "$1")" -eq 0 ]; } # SIDE: none failed, was late or had no SA
@@ -62,9 +77,9 @@ test_static_pair() { # WORKERS LCORES_A LCORES_B LABEL RATE
     capture_start
     check "$4: ping across MACsec" ip netns exec "$(lab_ns hA)" ping -c 5 -i 0.2 -W 2 -q 10.77.0.2
     local j; j=$(IPERF_RATE=$5 iperf "$IPERF_SECS")
-    local gbps retr; gbps=$(jq '.end.sum_received.bits_per_second / 1e9' <<<"$j"); retr=$(jq '.end.sum_sent.retransmits' <<<"$j")
+    local gbps retr; gbps=$(jq '(.end.sum_received.bits_per_second // 0) / 1e9' <<<"$j"); retr=$(jq '.end.sum_sent.retransmits' <<<"$j")
     echo "      iperf3 ${IPERF_SECS}s: $gbps Gbit/s, $retr retransmits"
-    check "$4: iperf3 TCP run completed" test "$(jq '.end.sum_received.bytes > 0' <<<"$j")" = true
+    check "$4: iperf3 TCP run completed" test "$(jq '(.end.sum_received.bytes // 0) > 0' <<<"$j")" = true
     capture_stop
     check "$4: wire holds only MACsec and EAPOL" test "$(clear_frames)" -eq 0
     check "$4: PNs strictly increasing per SA on the wire" pns_increasing
