@@ -43,8 +43,9 @@ impl GcmBackend for EngineBackend {
     }
 }
 
-/// Frames per engine call from a SecY batch (a DPDK burst is 32).
-const BATCH: usize = 64;
+/// Frames per engine call: the SecY's batch (`appliance::pipeline::MAX_BATCH`, a DPDK burst).
+/// The job arrays are built whole per call, so a larger size only costs stores.
+const BATCH: usize = 32;
 
 /// An SA's key on the engine.
 pub(crate) struct EngineKey {
