@@ -27,7 +27,7 @@ pub fn protect_header<B: FrameBuf>(
     let tag = SecTagRepr { tci, an, sl: SecTagRepr::short_length(user_len), pn: pn.wire(), sci: Some(sci) };
     let bytes = frame.bytes_mut();
     // The frame grew by SECTAG_LEN_SCI in front: move DA and SA back to the start.
-    bytes.copy_within(SECTAG_LEN_SCI..SECTAG_LEN_SCI + MAC_ADDRS_LEN, 0);
+    protect::move_mac_addrs(bytes, SECTAG_LEN_SCI, 0);
     tag.emit(&mut bytes[MAC_ADDRS_LEN..]).map_err(|_| TxDrop::NoRoom)?;
     // 802.1AE-2018 14.1: A = DA ‖ SA ‖ SecTAG (‖ the User Data left in clear), P = the rest.
     let clear = if cfg.confidentiality { cfg.confidentiality_offset.octets().min(user_len) } else { user_len };

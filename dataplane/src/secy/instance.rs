@@ -114,7 +114,7 @@ fn take_clear_tags<B: FrameBuf>(frame: &mut B, n: usize) -> Option<[u8; 8]> {
     }
     let mut tags = [0u8; 8];
     tags[..n].copy_from_slice(&frame.bytes()[MAC_ADDRS_LEN..MAC_ADDRS_LEN + n]);
-    frame.bytes_mut().copy_within(0..MAC_ADDRS_LEN, n);
+    super::protect::move_mac_addrs(frame.bytes_mut(), 0, n);
     frame.trim_front(n);
     Some(tags)
 }
@@ -124,6 +124,6 @@ fn restore_clear_tags<B: FrameBuf>(frame: &mut B, tags: &[u8]) {
         return;
     }
     let b = frame.bytes_mut();
-    b.copy_within(tags.len()..tags.len() + MAC_ADDRS_LEN, 0);
+    super::protect::move_mac_addrs(b, tags.len(), 0);
     b[MAC_ADDRS_LEN..MAC_ADDRS_LEN + tags.len()].copy_from_slice(tags);
 }

@@ -11,6 +11,16 @@ use super::{An, FrameBuf, Pn, Sci, SecyConfig, ICV_LEN};
 
 /// Octets DA and SA take in front of the SecTAG.
 pub const MAC_ADDRS_LEN: usize = 12;
+/// Moves DA and SA from `bytes[from..]` to `bytes[to..]` (the regions may overlap): a fixed
+/// 12-octet copy through a register, where `copy_within` of a run-time range calls `memmove`
+/// once per frame. Panics, like slice indexing, if either end is past `bytes`.
+#[inline]
+pub fn move_mac_addrs(bytes: &mut [u8], from: usize, to: usize) {
+    let mut macs = [0u8; MAC_ADDRS_LEN];
+    macs.copy_from_slice(&bytes[from..from + MAC_ADDRS_LEN]);
+    bytes[to..to + MAC_ADDRS_LEN].copy_from_slice(&macs);
+}
+
 /// What protection adds to a frame: SecTAG with SCI and ICV.
 pub const OVERHEAD: usize = SECTAG_LEN_SCI + ICV_LEN;
 

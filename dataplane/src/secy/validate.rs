@@ -257,7 +257,7 @@ pub fn explicit_sci(tag: &SecTagRepr, bytes: &[u8]) -> Option<Sci> {
 
 /// Removes the SecTAG and the ICV: DA and SA move up against the User Data.
 pub fn strip<B: FrameBuf>(frame: &mut B, tag_len: usize) {
-    frame.bytes_mut().copy_within(0..MAC_ADDRS_LEN, tag_len);
+    super::protect::move_mac_addrs(frame.bytes_mut(), 0, tag_len);
     frame.trim_front(tag_len);
     frame.trim_back(ICV_LEN);
 }
