@@ -7,8 +7,8 @@
 //! its output port discards (`net_null0,no-rx=1`); the rate comes from the dataplane's own tx
 //! counters. protect replays clear frames into the host port; validate replays frames the SecY
 //! library encrypted into the wire port (`replay_protect = false`: their PNs repeat). Nothing
-//! else busy-polls, so 1 and 2 worker lcores (one per CPU) give the speed-up of one SA, and
-//! the dataplane runs SCHED_OTHER even with `--rt`.
+//! else busy-polls, so 1 and 2 worker lcores (one per CPU) give the speed-up of one SA. With
+//! `--rt` only the 2-worker rows run SCHED_RR (see `once_in`).
 
 use std::io::Write;
 use std::path::Path;
@@ -146,11 +146,12 @@ fn once_in(bin: &Path, i: Input, o: &DpOptions, n: usize, dir: &Path) -> Result<
     let sink = "net_null0,no-rx=1".to_string();
     let (host, wire) = if protect { (input, sink) } else { (sink, input) };
     let cfg = write_config(dir, &setup, n, &sak, &host, &wire)?;
-    // SCHED_OTHER even with --rt: nothing competes with the worker for its CPU here, and under
-    // SCHED_RR the kernel keeps 5% of each second for normal tasks (RT throttling, or the fair
-    // server since Linux 6.12), which capped every worker at 95% of its CPU.
+    // One worker runs SCHED_OTHER even with --rt: nothing shares its CPU, and under SCHED_RR the
+    // kernel keeps 5% of each second for normal tasks (RT throttling, or the fair server since
+    // Linux 6.12), which capped it at 95%. Two workers keep --rt: worker 2 shares CPU 0 with the
+    // service lcore, and 1 ms RR turns keep the workers' ordered turns from waiting long.
     let mut dp = Reaper(
-        command(false, bin)
+        command(o.realtime && workers > 1, bin)
             .args(["--config", &cfg.display().to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

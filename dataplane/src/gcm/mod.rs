@@ -35,7 +35,9 @@
 //! Per burst the engine first encrypts the `J0` blocks of all jobs (four per 512-bit register where
 //! consecutive jobs share a key). Whole 512-octet stretches of a frame take a loop that stitches
 //! CTR and GHASH (the AES rounds of one stretch interleaved with the carry-less multiplies of
-//! another, one reduction per stretch). The rest (small frames, tails) runs CTR in batches of
+//! another, one reduction per stretch); on `Vaes512` a tail of 256 to 496 octets after them takes
+//! one more step of that loop, with the lengths block in its reduction, so a 1500-octet frame is
+//! stitched whole. The rest (small frames, shorter tails) runs CTR in batches of
 //! eight registers that cross frame boundaries (a burst of 64-octet frames keeps as many AES
 //! chains in flight as one jumbo frame), then GHASH. GHASH is aggregated with `H^1..H^32`: a
 //! frame of up to 32 blocks (AAD, data and lengths together) costs one reduction, and nothing
