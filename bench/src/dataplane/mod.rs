@@ -229,15 +229,12 @@ fn remove_eal_dirs(n: usize) {
     }
 }
 
-/// `cmd args...`, under `chrt -r 1` (SCHED_RR) when asked.
+/// `program` under SCHED_RR priority 1, or under SCHED_OTHER: named either way, since a child
+/// inherits the policy of the bench, which `--rt` makes SCHED_RR.
 fn command(realtime: bool, program: &Path) -> Command {
-    if realtime {
-        let mut c = Command::new("chrt");
-        c.args(["-r", "1"]).arg(program);
-        c
-    } else {
-        Command::new(program)
-    }
+    let mut c = Command::new("chrt");
+    c.args(if realtime { ["-r", "1"] } else { ["-o", "0"] }).arg(program);
+    c
 }
 
 /// CPU seconds used so far by each worker lcore thread (`rte-worker-N`) of process `pid`.
