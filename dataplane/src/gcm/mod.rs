@@ -43,10 +43,10 @@
 //! frame of up to 32 blocks (AAD, data and lengths together) costs one reduction, and nothing
 //! chains one frame's GHASH to the next, so the CPU overlaps frames.
 //!
-//! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 16-octet AAD, bursts of 32)
-//! `Vaes512` is the fastest everywhere and what `detect` picks; `AesNi` is close to it at 64
-//! octets; `Vaes256` sits between the two for large frames. Measured against `ring` in the same
-//! run: 64 B 2.3×, 1500 B 1.3×, 9000 B 1.15×, IMIX 2.0× (see the commit log for numbers).
+//! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 28-octet AAD, bursts of 32)
+//! `Vaes512` is the fastest everywhere and what `detect` picks; `Vaes256` and `AesNi` follow.
+//! Against ipsec-mb in the same run: 64 B 1.5–2.4×, 1500 B 1.07–1.14×, 9000 B 1.05×, IMIX 1.3×
+//! (`bench/RESULTS.md`).
 //!
 //! `unsafe` is confined to the `x86_*` modules (intrinsics behind `#[target_feature]`, entered only
 //! through a token that proves the CPU has the features); the rest forbids it.
