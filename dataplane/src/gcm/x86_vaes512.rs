@@ -236,7 +236,7 @@ fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u
     g.segment(aad);
     let tail = data.len() - full;
     let fin = (TAIL_MIN..=TAIL_MAX).contains(&tail).then(|| lengths_block(aad.len(), data.len()));
-    let data = &mut data[..if fin.is_some() { full + tail } else { full }];
+    let data = if fin.is_some() { data } else { &mut data[..full] };
     let acc = match (key.rounds(), SEAL) {
         (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
         (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
@@ -402,14 +402,9 @@ fn aes_ghash<const R: usize>(
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
 fn ghash_chunk(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
-    let rev = reverse();
     let mut sums = Sums::new();
-    for (i, block) in ct[..BULK].chunks_exact(64).enumerate() {
-        let mut c = _mm512_shuffle_epi8(load512(block), rev);
-        if i == 0 {
-            c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
-        }
-        sums.mul(key, c, 4 * i);
+    for r in 0..WAYS {
+        sums.batch(key, ct, 0, acc, r);
     }
     sums.reduce()
 }

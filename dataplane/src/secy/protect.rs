@@ -11,6 +11,7 @@ use super::{An, FrameBuf, Pn, Sci, SecyConfig, ICV_LEN};
 
 /// Octets DA and SA take in front of the SecTAG.
 pub const MAC_ADDRS_LEN: usize = 12;
+
 /// Moves DA and SA from `bytes[from..]` to `bytes[to..]` (the regions may overlap): a fixed
 /// 12-octet copy through a register, where `copy_within` of a run-time range calls `memmove`
 /// once per frame. Panics, like slice indexing, if either end is past `bytes`.
