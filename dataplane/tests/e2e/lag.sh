@@ -93,7 +93,11 @@ echo "      $(jq -c '.connections[0] | {lagId, numberOfConnections, portEncrypti
 check "describe-connections shows the LAG id and its 2 members" \
     test "$(jq -r '.connections[0] | "\(.lagId) \(.numberOfConnections) \(.members | length)"' <<<"$d")" = "$LAG 2 2"
 check "each member has its own SCI" test "$(jq '[.connections[0].members[].sci] | unique | length' <<<"$d")" = 2
-check "the dataplane metrics carry a member label" eval 'lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"1\"} 1"'
+# The dataplane refreshes its member gauges on its drain tick, so the first
+# scrape after MKA came up may still show the member inactive: wait up to 5 s.
+member_active() { lab_metrics A | grep -q "macsec_lag_member_active{connection=\"$LAG\",member=\"$1\"} 1"; }
+wait_member_active() { local i; for i in $(seq 25); do member_active "$1" && return 0; sleep 0.2; done; return 1; }
+check "the dataplane metrics carry a member label" wait_member_active 1
 check "ping across the LAG" ip netns exec "$(lab_ns hA)" ping -c 3 -i 0.2 -W 2 -q 10.77.0.2
 
 echo "lag-e2e: --- several flows use both members"
