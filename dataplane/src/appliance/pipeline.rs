@@ -13,12 +13,14 @@ use crossbeam_utils::CachePadded;
 use super::config::EncryptionMode;
 use super::keyslot::{KeyReader, KeySlot, RxSaKey, SaTable, TxSaKey};
 use super::policy::{self, HostAction, WireAction};
+use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob, IV_LEN};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
+use crate::secy::sa::SaCrypto;
 use crate::secy::validate::{self, Classified, RxVerdict};
 use crate::secy::{
     batch, xpn, FrameBuf, Iv, OpenItem, Pn, RxSaStats, RxScStats, Sci, SealItem, SecyConfig, SecyStats, TxSaStats,
-    TxScStats, ValidateFrames,
+    TxScStats, ValidateFrames, ICV_LEN,
 };
 
 /// Receive SCs (peer SCIs) per SecY. MACsec on a point-to-point link has one peer.
@@ -308,9 +310,88 @@ struct Open {
     aad_len: usize,
 }
 
-/// Runs every pending AES-GCM check of a burst: one `open_batch` per run of consecutive frames
-/// of the same SA (usually the whole burst), then sets each frame's `valid`. `table` is the one
-/// the frames were classified against.
+/// The key of Rx SC slot `ch`, AN `an` in `table`.
+fn rx_key(table: &SaTable, ch: u8, an: u8) -> Option<&RxSaKey> {
+    table.rx.get(usize::from(ch)).and_then(|c| c.sas[usize::from(an) & 3].as_deref())
+}
+
+/// Sets the AES-GCM result of frame `i` of the burst.
+fn set_valid(pending: &mut [Pending], i: usize, ok: bool) {
+    if let Some(Pending::Check { valid, .. }) = pending.get_mut(i) {
+        *valid = Some(ok);
+    }
+}
+
+/// Runs every pending AES-GCM check of a burst, then sets each frame's `valid`. `table` is the
+/// one the frames were classified against. On the own engine the whole burst is one
+/// `open_batch` of engine jobs, whatever SAs its frames use ([`open_jobs`]); on another backend,
+/// one [`GcmKey::open_batch`](crate::secy::GcmKey::open_batch) per run of consecutive frames of
+/// the same SA ([`open_run`]).
+fn open_burst<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
+    let first = opens.iter().flatten().next().and_then(|o| rx_key(table, o.ch, o.an));
+    match first.and_then(|k| k.crypto.key().engine()) {
+        Some((engine, key)) => open_jobs(engine, key, table, frames, pending, opens),
+        None => open_runs(table, frames, pending, opens),
+    }
+}
+
+/// The burst's checks as engine jobs, one `open_batch`. `placeholder` fills the unused jobs. A
+/// key of another backend (never mixed in practice) gets its frame opened alone.
+fn open_jobs<B: FrameBuf>(
+    engine: Engine,
+    placeholder: &GcmKeySchedule,
+    table: &SaTable,
+    frames: &mut [B],
+    pending: &mut [Pending],
+    opens: &[Option<Open>],
+) {
+    let mut jobs: [OpenJob<'_>; MAX_BATCH] = std::array::from_fn(|_| OpenJob {
+        key: placeholder,
+        iv: [0; IV_LEN],
+        aad: &[],
+        data: &mut [],
+        tag: [0; ICV_LEN],
+        ok: false,
+    });
+    let mut which = [0u8; MAX_BATCH];
+    // The last SA looked up: a burst is usually one SA.
+    let mut last: Option<((u8, u8), &GcmKeySchedule)> = None;
+    let mut n = 0;
+    for (i, (f, o)) in frames.iter_mut().zip(opens).enumerate().take(MAX_BATCH) {
+        let Some(o) = o else { continue };
+        let sa = (o.ch, o.an);
+        let key = match last {
+            Some((s, key)) if s == sa => key,
+            _ => {
+                // Classified against this table, so the SA is there; if not, `valid` stays false.
+                let Some(k) = rx_key(table, o.ch, o.an) else { continue };
+                let Some((_, key)) = k.crypto.key().engine() else {
+                    let ok = f
+                        .bytes_mut()
+                        .split_at_mut_checked(o.aad_len)
+                        .is_some_and(|(aad, rest)| k.crypto.key().open(&o.iv, aad, rest).is_ok());
+                    set_valid(pending, i, ok);
+                    continue;
+                };
+                last = Some((sa, key));
+                key
+            }
+        };
+        let Some((aad, rest)) = f.bytes_mut().split_at_mut_checked(o.aad_len) else { continue };
+        let Some((data, icv)) = rest.split_last_chunk_mut::<ICV_LEN>() else { continue };
+        if let (Some(job), Some(w)) = (jobs.get_mut(n), which.get_mut(n)) {
+            *job = OpenJob { key, iv: o.iv.0, aad, data, tag: *icv, ok: false };
+            *w = i as u8; // i < MAX_BATCH
+            n += 1;
+        }
+    }
+    engine.open_batch(&mut jobs[..n]);
+    for (job, &i) in jobs.iter().zip(&which).take(n) {
+        set_valid(pending, usize::from(i), job.ok);
+    }
+}
+
+/// One `open_batch` per run of consecutive frames of the same SA (usually the whole burst).
 fn open_runs<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
     let n = frames.len().min(pending.len()).min(opens.len());
     let (frames, pending, opens) = (&mut frames[..n], &mut pending[..n], &opens[..n]);
@@ -319,7 +400,7 @@ fn open_runs<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pend
         let Some(sa) = opens[first].map(|o| (o.ch, o.an)) else { break };
         let end = opens[first..].iter().position(|o| o.is_some_and(|o| (o.ch, o.an) != sa)).map_or(n, |i| first + i);
         // Classified against this table, so the SA is there; if not, `valid` stays false.
-        if let Some(key) = table.rx.get(usize::from(sa.0)).and_then(|c| c.sas[usize::from(sa.1) & 3].as_deref()) {
+        if let Some(key) = rx_key(table, sa.0, sa.1) {
             open_run(key, &mut frames[first..end], &mut pending[first..end], &opens[first..end]);
         }
         start = end;
@@ -341,10 +422,55 @@ fn open_run<B: FrameBuf>(sa: &RxSaKey, frames: &mut [B], pending: &mut [Pending]
     }
     sa.crypto.key().open_batch(&mut items[..n]);
     for (item, &i) in items[..n].iter().zip(&which) {
-        if let Some(Pending::Check { valid, .. }) = pending.get_mut(usize::from(i)) {
-            *valid = Some(item.ok);
+        set_valid(pending, usize::from(i), item.ok);
+    }
+}
+
+/// Phase 2 of protect on the own engine: the chunk's frames become engine jobs directly, one
+/// `seal_batch`, then each tag goes to its frame's ICV slot.
+fn seal_jobs<B: FrameBuf>(
+    engine: Engine,
+    key: &GcmKeySchedule,
+    crypto: &SaCrypto,
+    sci: Sci,
+    frames: &mut [B],
+    spans: &[Option<(Pn, usize)>],
+) {
+    let mut jobs: [SealJob<'_>; MAX_BATCH] =
+        std::array::from_fn(|_| SealJob { key, iv: [0; IV_LEN], aad: &[], data: &mut [], tag: [0; ICV_LEN] });
+    let mut icvs: [Option<&mut [u8; ICV_LEN]>; MAX_BATCH] = std::array::from_fn(|_| None);
+    let mut n = 0;
+    for (f, span) in frames.iter_mut().zip(spans) {
+        let Some((pn, aad_len)) = *span else { continue };
+        // protect_header left AAD, data and the ICV slot in place.
+        let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { continue };
+        if let (Some(job), Some(slot)) = (jobs.get_mut(n), icvs.get_mut(n)) {
+            *job = SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] };
+            *slot = Some(icv);
+            n += 1;
         }
     }
+    engine.seal_batch(&mut jobs[..n]);
+    for (job, icv) in jobs.iter().zip(icvs).take(n) {
+        if let Some(icv) = icv {
+            *icv = job.tag;
+        }
+    }
+}
+
+/// Phase 2 of protect on any other backend: one [`GcmKey::seal_batch`](crate::secy::GcmKey::seal_batch).
+fn seal_items<B: FrameBuf>(crypto: &SaCrypto, sci: Sci, frames: &mut [B], spans: &[Option<(Pn, usize)>]) {
+    let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
+    let mut n = 0;
+    for (f, span) in frames.iter_mut().zip(spans) {
+        let Some((pn, aad_len)) = *span else { continue };
+        let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { continue };
+        if let Some(item) = items.get_mut(n) {
+            *item = SealItem { iv: crypto.iv(sci, pn), aad, data, icv };
+            n += 1;
+        }
+    }
+    crypto.key().seal_batch(&mut items[..n]);
 }
 
 /// What validation reads once per burst instead of once per frame.
@@ -509,17 +635,10 @@ impl SecyWorker {
             self.count_protected(v, tx.an.index(), sent, octets);
         }
         // Phase 2: one AES-GCM call for every frame of the burst.
-        let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
-        let mut n = 0;
-        for (f, span) in frames.iter_mut().zip(spans.iter()) {
-            let Some((pn, aad_len)) = *span else { continue };
-            // protect_header left AAD, data and the ICV slot in place.
-            if let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) {
-                items[n] = SealItem { iv: tx.crypto.iv(self.ctx.sci, pn), aad, data, icv };
-                n += 1;
-            }
+        match tx.crypto.key().engine() {
+            Some((engine, key)) => seal_jobs(engine, key, &tx.crypto, self.ctx.sci, frames, &spans),
+            None => seal_items(&tx.crypto, self.ctx.sci, frames, &spans),
         }
-        tx.crypto.key().seal_batch(&mut items[..n]);
         pn
     }
 
@@ -576,7 +695,7 @@ impl SecyWorker {
             for ((f, p), open) in frames.iter_mut().zip(pending.iter_mut()).zip(opens.iter_mut()) {
                 *p = self.prepare_one(&mut rx, f, open);
             }
-            open_runs(self.keys.table(), frames, pending, &opens);
+            open_burst(self.keys.table(), frames, pending, &opens);
         }
     }
 
@@ -649,7 +768,7 @@ impl SecyWorker {
     }
 
     /// The 802.1AE receive path up to the crypto, against the shared key table. The AES-GCM
-    /// check it needs goes to `open`, for [`open_runs`].
+    /// check it needs goes to `open`, for [`open_burst`].
     fn classify<B: FrameBuf>(
         &mut self,
         rx: &mut RxBurst,
@@ -686,7 +805,7 @@ impl SecyWorker {
             Pn(u64::from(tag.pn))
         };
         let c = Classified { sci: channel.sci, sc_index: ch, an: tag.an, pn, tag, tag_len, secure_data_len };
-        // Same check as validate::verify_with, batched by open_runs: `valid` is set there.
+        // Same check as validate::verify_with, batched by open_burst: `valid` is set there.
         let valid = batch::open_aad_len(cfg, &c).map(|aad_len| {
             // ch < MAX_RX_SC and an < 4: both fit a u8.
             *open = Some(Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len });
@@ -857,6 +976,45 @@ mod tests {
                 assert_eq!(rd[7], Disposition::Drop, "{path:?}");
                 assert_eq!(b.worker.counters.rx_sa[0][0].in_pkts_not_valid, 1, "{path:?}");
             }
+        }
+    }
+
+    /// One received burst whose frames alternate between two SAs (AN 0 and AN 1, other keys),
+    /// as around a rekey: on the engine they go in one call of mixed keys, each frame checked
+    /// with its own SA's key; a forged frame of either SA fails alone.
+    #[test]
+    fn a_burst_of_two_interleaved_sas_opens_with_each_key() {
+        for path in Engine::available() {
+            let engine = || -> Arc<dyn GcmBackend> { Arc::new(EngineBackend::new(Engine::with_path(path).unwrap())) };
+            let mut a = side_on(A, EncryptionMode::MustEncrypt, u64::MAX, engine());
+            let mut b = side_on(B, EncryptionMode::MustEncrypt, u64::MAX, engine());
+            let all = frames(32, 0x0800);
+            let mut old = all[..16].to_vec();
+            let mut new = all[16..].to_vec();
+            let mut d = vec![Disposition::Drop; 16];
+            key(&mut a, &mut b, 0, 1);
+            a.worker.protect_burst(&mut old, &mut d);
+            key(&mut a, &mut b, 1, 2);
+            a.worker.protect_burst(&mut new, &mut d);
+            let mut wire: Vec<Vec<u8>> = old.into_iter().zip(new).flat_map(|(o, n)| [o, n]).collect();
+            let want: Vec<Vec<u8>> =
+                all[..16].iter().zip(&all[16..]).flat_map(|(o, n)| [o.clone(), n.clone()]).collect();
+            for forged in [4, 9] {
+                let last = wire[forged].len() - 1;
+                wire[forged][last] ^= 1;
+            }
+            let mut rd = vec![Disposition::Drop; 32];
+            b.worker.validate_burst(&mut wire, &mut rd);
+            for (i, (d, (got, want))) in rd.iter().zip(wire.iter().zip(&want)).enumerate() {
+                if i == 4 || i == 9 {
+                    assert_eq!(*d, Disposition::Drop, "{path:?} frame {i}");
+                } else {
+                    assert_eq!((*d, got), (Disposition::Forward, want), "{path:?} frame {i}");
+                }
+            }
+            let c = &b.worker.counters.rx_sa[0];
+            assert_eq!((c[0].in_pkts_ok, c[1].in_pkts_ok), (15, 15), "{path:?}");
+            assert_eq!((c[0].in_pkts_not_valid, c[1].in_pkts_not_valid), (1, 1), "{path:?}");
         }
     }
 

@@ -93,6 +93,10 @@ impl GcmKey for EngineKey {
         }
     }
 
+    fn engine(&self) -> Option<(Engine, &GcmKeySchedule)> {
+        Some((self.engine, &self.key))
+    }
+
     fn open_batch(&self, items: &mut [OpenItem<'_>]) {
         for chunk in items.chunks_mut(BATCH) {
             let n = chunk.len();

@@ -36,10 +36,9 @@ pub fn protect_header<B: FrameBuf>(
 }
 
 /// Splits a frame prepared by [`protect_header`] into `(AAD, data, ICV slot)`.
-pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<(&[u8], &mut [u8], &mut [u8])> {
+pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<(&[u8], &mut [u8], &mut [u8; ICV_LEN])> {
     let (aad, rest) = bytes.split_at_mut_checked(aad_len)?;
-    let data_len = rest.len().checked_sub(ICV_LEN)?;
-    let (data, icv) = rest.split_at_mut(data_len);
+    let (data, icv) = rest.split_last_chunk_mut::<ICV_LEN>()?;
     Some((aad, data, icv))
 }
 

@@ -8,6 +8,7 @@
 use std::fmt;
 
 use super::Sak;
+use crate::gcm::{Engine, GcmKeySchedule};
 
 /// ICV length of every MACsec cipher suite (IEEE 802.1AE-2018 14.1).
 pub const ICV_LEN: usize = 16;
@@ -97,6 +98,13 @@ pub trait GcmKey: Send + Sync {
         for item in items {
             item.ok = self.open(&item.iv, item.aad, item.data_and_icv).is_ok();
         }
+    }
+
+    /// The own engine and this key's schedule, when the key is one of the engine's: the
+    /// runtime then hands a whole burst to [`Engine`] as jobs, mixing SAs in one call, with no
+    /// item → job translation per frame. `None` (the default) keeps the item methods above.
+    fn engine(&self) -> Option<(Engine, &GcmKeySchedule)> {
+        None
     }
 }
 
