@@ -357,8 +357,9 @@ fn open_jobs<B: FrameBuf>(
     // The last SA looked up: a burst is usually one SA.
     let mut last: Option<((u8, u8), &GcmKeySchedule)> = None;
     let mut n = 0;
-    for (i, (f, o)) in frames.iter_mut().zip(opens).enumerate().take(MAX_BATCH) {
-        let Some(o) = o else { continue };
+    let m = frames.len().min(opens.len()).min(MAX_BATCH);
+    for (i, f) in frames[..m].iter_mut().enumerate() {
+        let Some(o) = &opens[i] else { continue };
         let sa = (o.ch, o.an);
         let key = match last {
             Some((s, key)) if s == sa => key,
@@ -804,7 +805,7 @@ impl SecyWorker {
         } else {
             Pn(u64::from(tag.pn))
         };
-        let c = Classified { sci: channel.sci, sc_index: ch, an: tag.an, pn, tag, tag_len, secure_data_len };
+        let c = Classified::new(channel.sci, ch, pn, &tag, tag_len, secure_data_len);
         // Same check as validate::verify_with, batched by open_burst: `valid` is set there.
         let valid = batch::open_aad_len(cfg, &c).map(|aad_len| {
             // ch < MAX_RX_SC and an < 4: both fit a u8.
@@ -837,7 +838,7 @@ impl SecyWorker {
             &mut self.counters.rx_sc[ch],
         );
         if verdict.delivered() {
-            validate::strip(frame, c.tag_len);
+            validate::strip(frame, c.tag_len());
         }
         self.delivered(verdict)
     }

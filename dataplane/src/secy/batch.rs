@@ -44,13 +44,14 @@ pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<(&[u8], &mut [u8],
 
 /// The AAD length [`validate::verify_with`](super::validate::verify_with) would authenticate,
 /// or `None` when it would not check the frame (validateFrames Disabled and C clear).
+#[inline]
 pub fn open_aad_len(cfg: &SecyConfig, c: &Classified) -> Option<usize> {
-    if !c.tag.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
+    if !c.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
         return None;
     }
     let clear =
-        if c.tag.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len) } else { c.secure_data_len };
-    Some(MAC_ADDRS_LEN + c.tag_len + clear)
+        if c.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len()) } else { c.secure_data_len() };
+    Some(MAC_ADDRS_LEN + c.tag_len() + clear)
 }
 
 /// Makes room for the SecTAG in front and the ICV behind, or leaves the frame unchanged.

@@ -83,6 +83,7 @@ impl SaCrypto {
     }
 
     /// The IV of the frame with `pn` sent on channel `sci`.
+    #[inline]
     pub fn iv(&self, sci: Sci, pn: Pn) -> Iv {
         match (self.ssci, &self.salt) {
             (Some(ssci), Some(salt)) => xpn::iv_xpn(ssci, pn, salt),

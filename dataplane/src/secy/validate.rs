@@ -13,7 +13,7 @@ use super::counters::{RxSaStats, RxScStats};
 use super::protect::MAC_ADDRS_LEN;
 use super::replay::ReplayWindow;
 use super::sa::{RxSc, SaCrypto};
-use super::sectag::{SecTag, SecTagRepr, ETHERTYPE_MACSEC};
+use super::sectag::{SecTagRepr, Tci, ETHERTYPE_MACSEC, SECTAG_LEN_NO_SCI, SECTAG_LEN_SCI};
 use super::{xpn, An, FrameBuf, Pn, Sci, SecyConfig, ValidateFrames, ICV_LEN};
 
 /// The outcome of receiving one frame, named after the counter it increments.
@@ -66,14 +66,36 @@ impl RxVerdict {
 
 /// A frame that passed [`classify`]: what the later phases need to know about it.
 #[derive(Clone, Copy, Debug)]
+/// Kept small (32 octets): the runtime stores one per frame of a burst between its stages.
 pub struct Classified {
+    /// The SCI of the receive SC the frame belongs to.
     pub sci: Sci,
-    pub sc_index: usize,
-    pub an: An,
+    /// The full PN (recovered with XPN, 10.6.2).
     pub pn: Pn,
-    pub tag: SecTagRepr,
-    pub tag_len: usize,
-    pub secure_data_len: usize,
+    pub sc_index: usize,
+    secure_data_len: u32,
+    pub tci: Tci,
+    pub an: An,
+    tag_len: u8,
+}
+
+impl Classified {
+    /// `tag` and its lengths as [`parse_tag`] returned them.
+    pub fn new(sci: Sci, sc_index: usize, pn: Pn, tag: &SecTagRepr, tag_len: usize, secure_data_len: usize) -> Self {
+        // parse_tag bounds both: a SecTAG is 8 or 16 octets, and the Secure Data fits a u32.
+        let (tag_len, secure_data_len) = (tag_len as u8, secure_data_len as u32);
+        Classified { sci, pn, sc_index, secure_data_len, tci: tag.tci, an: tag.an, tag_len }
+    }
+
+    /// Octets between the SecTAG and the ICV.
+    pub fn secure_data_len(&self) -> usize {
+        self.secure_data_len as usize
+    }
+
+    /// SecTAG octets, EtherType included.
+    pub fn tag_len(&self) -> usize {
+        usize::from(self.tag_len)
+    }
 }
 
 /// Parses and checks the SecTAG, finds the SC and SA, and applies the early replay check
@@ -125,7 +147,7 @@ pub fn classify<B: FrameBuf>(
         return Err(RxVerdict::Late);
     }
     let sci = sc.sci;
-    Ok(Classified { sci, sc_index, an: tag.an, pn, tag, tag_len, secure_data_len })
+    Ok(Classified::new(sci, sc_index, pn, &tag, tag_len, secure_data_len))
 }
 
 /// Verifies the ICV and decrypts in place (10.6.4, 14.1). `None` when validation is skipped
@@ -137,12 +159,12 @@ pub fn verify<B: FrameBuf>(cfg: &SecyConfig, sc: &RxSc, c: &Classified, frame: &
 
 /// [`verify`] with the SA's key material given directly (the multi-core runtime shares it).
 pub fn verify_with<B: FrameBuf>(cfg: &SecyConfig, crypto: &SaCrypto, c: &Classified, frame: &mut B) -> Option<bool> {
-    if !c.tag.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
+    if !c.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
         return None;
     }
     let clear =
-        if c.tag.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len) } else { c.secure_data_len };
-    let aad_len = MAC_ADDRS_LEN + c.tag_len + clear;
+        if c.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len()) } else { c.secure_data_len() };
+    let aad_len = MAC_ADDRS_LEN + c.tag_len() + clear;
     let (aad, data_and_icv) = frame.bytes_mut().split_at_mut(aad_len);
     Some(crypto.key().open(&crypto.iv(c.sci, c.pn), aad, data_and_icv).is_ok())
 }
@@ -163,7 +185,7 @@ pub fn finish<B: FrameBuf>(
     };
     let verdict = decide(cfg, c, valid, &mut sa.replay, &mut sc.sa_stats[c.an.index()], &mut sc.stats);
     if verdict.delivered() {
-        strip(frame, c.tag_len);
+        strip(frame, c.tag_len());
     }
     verdict
 }
@@ -183,15 +205,15 @@ pub fn decide(
         return RxVerdict::Late;
     }
     if valid.is_some() {
-        if c.tag.tci.e() {
-            sc_stats.in_octets_decrypted += c.secure_data_len as u64;
+        if c.tci.e() {
+            sc_stats.in_octets_decrypted += u64::from(c.secure_data_len);
         } else {
-            sc_stats.in_octets_validated += c.secure_data_len as u64;
+            sc_stats.in_octets_validated += u64::from(c.secure_data_len);
         }
     }
     let below = replay.is_below(c.pn);
     match valid {
-        Some(false) if c.tag.tci.c() || cfg.validate_frames == ValidateFrames::Strict => {
+        Some(false) if c.tci.c() || cfg.validate_frames == ValidateFrames::Strict => {
             sa_stats.in_pkts_not_valid += 1;
             RxVerdict::NotValid
         }
@@ -228,11 +250,27 @@ pub fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
 
 /// The SecTAG, its length and the Secure Data length, if the frame is long enough and the
 /// SecTAG passes the checks of 9.12.
+/// Reads the fixed offsets in one pass (the receive fast path): the same result as
+/// [`SecTag::new_checked`](super::sectag::SecTag::new_checked), [`SecTagRepr::parse`] and [`SecTagRepr::check`] in turn
+/// (`parse_tag_is_the_view_and_repr_path`).
 pub fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
-    let tag = SecTag::new_checked(bytes.get(MAC_ADDRS_LEN..)?).ok()?;
-    let tag_len = tag.header_len();
-    let repr = SecTagRepr::parse(&tag).ok()?;
+    // 9.3: DA | SA | EtherType | TCI/AN | SL | PN (4) | [SCI (8)].
+    let (head, rest) = bytes.split_first_chunk::<{ MAC_ADDRS_LEN + SECTAG_LEN_NO_SCI }>()?;
+    let [.., e0, e1, tci_an, sl, p0, p1, p2, p3] = *head;
+    if u16::from_be_bytes([e0, e1]) != ETHERTYPE_MACSEC {
+        return None;
+    }
+    let tci = Tci::from_bits(tci_an);
+    let (sci, tag_len) = if tci.sc() {
+        (Some(Sci::from_bytes(*rest.first_chunk::<8>()?)), SECTAG_LEN_SCI)
+    } else {
+        (None, SECTAG_LEN_NO_SCI)
+    };
     let secure_data_len = bytes.len().checked_sub(MAC_ADDRS_LEN + tag_len + ICV_LEN)?;
+    if secure_data_len > u32::MAX as usize {
+        return None;
+    }
+    let repr = SecTagRepr { tci, an: An::from_tci(tci_an), sl, pn: u32::from_be_bytes([p0, p1, p2, p3]), sci };
     repr.check(secure_data_len, xpn).ok()?;
     Some((repr, tag_len, secure_data_len))
 }
@@ -260,4 +298,40 @@ pub fn strip<B: FrameBuf>(frame: &mut B, tag_len: usize) {
     super::protect::move_mac_addrs(frame.bytes_mut(), 0, tag_len);
     frame.trim_front(tag_len);
     frame.trim_back(ICV_LEN);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::sectag::SecTag;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// What `parse_tag` computed before its fast path: the view, then the repr, then 9.12.
+    fn by_view_and_repr(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
+        let tag = SecTag::new_checked(bytes.get(MAC_ADDRS_LEN..)?).ok()?;
+        let tag_len = tag.header_len();
+        let repr = SecTagRepr::parse(&tag).ok()?;
+        let secure_data_len = bytes.len().checked_sub(MAC_ADDRS_LEN + tag_len + ICV_LEN)?;
+        repr.check(secure_data_len, xpn).ok()?;
+        Some((repr, tag_len, secure_data_len))
+    }
+
+    #[test]
+    fn classified_is_small() {
+        assert!(std::mem::size_of::<Classified>() <= 32);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_tag_is_the_view_and_repr_path(
+            mut bytes in proptest::collection::vec(any::<u8>(), 0..120),
+            macsec in any::<bool>(),
+            xpn in any::<bool>(),
+        ) {
+            if macsec && bytes.len() >= 14 {
+                bytes[12..14].copy_from_slice(&ETHERTYPE_MACSEC.to_be_bytes());
+            }
+            prop_assert_eq!(parse_tag(&bytes, xpn), by_view_and_repr(&bytes, xpn));
+        }
+    }
 }
