@@ -50,6 +50,7 @@ impl ReplayWindow {
     }
 
     /// The replay check: below the window, or a PN already accepted.
+    #[inline]
     pub fn check(&self, pn: Pn) -> Result<(), Late> {
         if self.is_below(pn) || self.was_seen(pn.0) {
             return Err(Late);
@@ -59,8 +60,16 @@ impl ReplayWindow {
 
     /// Records a validated frame's PN (10.6.5: nextPN = PN + 1 when PN ≥ nextPN, and the
     /// lowest acceptable PN follows nextPN − replayWindow, the SecY's current window).
+    #[inline]
     pub fn accept(&mut self, pn: Pn, window: u32) {
         let pn = pn.0;
+        if pn == self.next_pn && pn != u64::MAX {
+            // In order, the usual case: the PN's bit stood for pn - HISTORY, which slides out.
+            self.mark(pn);
+            self.next_pn = pn + 1;
+            self.lowest_pn = self.lowest_pn.max(self.next_pn.saturating_sub(u64::from(window)));
+            return;
+        }
         if pn >= self.next_pn {
             self.forget_up_to(pn);
             self.next_pn = pn.saturating_add(1);
@@ -133,6 +142,34 @@ mod tests {
     }
 
     proptest! {
+        /// Against a model that remembers every accepted PN: mostly in order (the fast path of
+        /// `accept`), with steps back and jumps past HISTORY.
+        #[test]
+        fn matches_a_model_that_remembers_everything(
+            steps in proptest::collection::vec(prop_oneof![8 => Just(1i64), 2 => -40i64..0, 1 => 2i64..1500], 1..600),
+            window in prop_oneof![Just(0u32), 1u32..64, Just(1024), Just(u32::MAX)],
+        ) {
+            let mut w = ReplayWindow::new(Pn(1));
+            let (mut next, mut lowest) = (1u64, 1u64);
+            let mut accepted = std::collections::HashSet::new();
+            let mut pn = 1i64;
+            for step in steps {
+                pn = (pn + step).max(1);
+                let p = pn as u64;
+                let late = p < lowest || (p < next && next - p <= HISTORY && accepted.contains(&p));
+                prop_assert_eq!(w.check(Pn(p)).is_err(), late, "pn {}", p);
+                if !late {
+                    w.accept(Pn(p), window);
+                    accepted.insert(p);
+                    if p >= next {
+                        next = p + 1;
+                        lowest = lowest.max(next.saturating_sub(u64::from(window)));
+                    }
+                }
+                prop_assert_eq!((w.next_pn(), w.lowest_pn()), (Pn(next), Pn(lowest)));
+            }
+        }
+
         /// With window w, an accepted PN is always above (highest accepted − w), and no PN is
         /// accepted twice.
         #[test]

@@ -192,6 +192,7 @@ pub fn finish<B: FrameBuf>(
 
 /// 10.6.5, in arrival order: the second replay check, the counters of the outcome, and the
 /// window update for a valid frame. Leaves the frame alone.
+#[inline]
 pub fn decide(
     cfg: &SecyConfig,
     c: &Classified,
@@ -253,6 +254,7 @@ pub fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
 /// Reads the fixed offsets in one pass (the receive fast path): the same result as
 /// [`SecTag::new_checked`](super::sectag::SecTag::new_checked), [`SecTagRepr::parse`] and [`SecTagRepr::check`] in turn
 /// (`parse_tag_is_the_view_and_repr_path`).
+#[inline]
 pub fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
     // 9.3: DA | SA | EtherType | TCI/AN | SL | PN (4) | [SCI (8)].
     let (head, rest) = bytes.split_first_chunk::<{ MAC_ADDRS_LEN + SECTAG_LEN_NO_SCI }>()?;
@@ -285,6 +287,7 @@ fn frame_sci(tag: &SecTagRepr, bytes: &[u8], scs: &[RxSc]) -> Option<Sci> {
 }
 
 /// The SCI a frame names itself: in the SecTAG (SC=1) or by ES=1 (source address ‖ 0x0001).
+#[inline]
 pub fn explicit_sci(tag: &SecTagRepr, bytes: &[u8]) -> Option<Sci> {
     if let Some(sci) = tag.sci {
         return Some(sci);

@@ -4,6 +4,7 @@
 use super::{Iv, Pn, Salt, Sci, Ssci};
 
 /// IEEE 802.1AE-2018 14.5: IV = SCI (8 octets) ‖ PN (4 octets).
+#[inline]
 pub fn iv_gcm(sci: Sci, pn: u32) -> Iv {
     let mut iv = [0u8; 12];
     iv[..8].copy_from_slice(&sci.to_bytes());
