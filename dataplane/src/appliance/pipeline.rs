@@ -694,7 +694,7 @@ impl SecyWorker {
         for (frames, pending) in frames.chunks_mut(MAX_BATCH).zip(pending.chunks_mut(MAX_BATCH)) {
             let mut opens: [Option<Open>; MAX_BATCH] = [None; MAX_BATCH];
             for ((f, p), open) in frames.iter_mut().zip(pending.iter_mut()).zip(opens.iter_mut()) {
-                *p = self.prepare_one(&mut rx, f, open);
+                self.prepare_one(&mut rx, f, p, open);
             }
             open_burst(self.keys.table(), frames, pending, &opens);
         }
@@ -735,9 +735,17 @@ impl SecyWorker {
         }
     }
 
-    fn prepare_one<B: FrameBuf>(&mut self, rx: &mut RxBurst, frame: &mut B, open: &mut Option<Open>) -> Pending {
+    /// Sets the frame's `pending` (written in place: it is copied once, not returned through
+    /// `Result`s) and, when it needs AES-GCM, its `open`.
+    fn prepare_one<B: FrameBuf>(
+        &mut self,
+        rx: &mut RxBurst,
+        frame: &mut B,
+        pending: &mut Pending,
+        open: &mut Option<Open>,
+    ) {
         let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
-        match policy::wire_action(rx.mode, ethertype, rx.secured) {
+        *pending = match policy::wire_action(rx.mode, ethertype, rx.secured) {
             WireAction::Punt => {
                 self.counters.eapol_rx += 1;
                 Pending::Done(Disposition::Punt)
@@ -752,11 +760,11 @@ impl SecyWorker {
                 self.counters.secy.in_pkts_no_tag += 1;
                 Pending::Done(Disposition::Drop)
             }
-            WireAction::Validate => match self.classify(rx, frame, open) {
-                Ok(p) => p,
+            WireAction::Validate => match self.classify(rx, frame, pending, open) {
+                Ok(()) => return,
                 Err(v) => Pending::Done(self.delivered(v)),
             },
-        }
+        };
     }
 
     fn delivered(&mut self, v: RxVerdict) -> Disposition {
@@ -774,8 +782,9 @@ impl SecyWorker {
         &mut self,
         rx: &mut RxBurst,
         frame: &mut B,
+        pending: &mut Pending,
         open: &mut Option<Open>,
-    ) -> Result<Pending, RxVerdict> {
+    ) -> Result<(), RxVerdict> {
         let cfg = &self.ctx.cfg;
         let table = self.keys.table();
         let strict = cfg.validate_frames == ValidateFrames::Strict;
@@ -812,7 +821,8 @@ impl SecyWorker {
             *open = Some(Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len });
             false
         });
-        Ok(Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid })
+        *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid };
+        Ok(())
     }
 
     fn finish_one<B: FrameBuf>(
