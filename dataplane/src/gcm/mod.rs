@@ -230,6 +230,40 @@ impl Engine {
     }
 }
 
+/// `dst.copy_from_slice(src)` for the partial blocks of a frame (up to 32 octets) as two
+/// fixed-size, possibly overlapping moves: a variable-length `copy_from_slice` is a `memcpy`
+/// call, several per small frame. Longer slices, or slices of different lengths (never passed),
+/// take `copy_from_slice` / copy nothing.
+#[inline(always)]
+pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    if dst.len() != n {
+        return;
+    }
+    fn pair<const W: usize>(dst: &mut [u8], src: &[u8]) {
+        // W <= n: both ends are in bounds, and the overlap is written twice with the same octets.
+        let n = src.len();
+        if let (Some(d), Some(s)) = (dst.first_chunk_mut::<W>(), src.first_chunk::<W>()) {
+            *d = *s;
+        }
+        if let (Some(d), Some(s)) = (dst[n - W..].first_chunk_mut::<W>(), src[n - W..].first_chunk::<W>()) {
+            *d = *s;
+        }
+    }
+    match n {
+        0 => {}
+        1..=3 => {
+            dst[0] = src[0];
+            dst[n / 2] = src[n / 2];
+            dst[n - 1] = src[n - 1];
+        }
+        4..=7 => pair::<4>(dst, src),
+        8..=15 => pair::<8>(dst, src),
+        16..=32 => pair::<16>(dst, src),
+        _ => dst.copy_from_slice(src),
+    }
+}
+
 /// Constant-time tag comparison: no early exit on the first differing octet.
 pub(crate) fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));

@@ -377,3 +377,19 @@ fn every_path_validates_annex_c_through_the_secy() {
         }
     }
 }
+
+/// `copy_short` copies exactly the slice at every length a partial block has (and beyond),
+/// touching nothing around it.
+#[test]
+fn copy_short_copies_exactly_the_slice() {
+    for n in 0..=48usize {
+        let src: Vec<u8> = (0..n as u8).map(|b| b.wrapping_mul(37).wrapping_add(1)).collect();
+        let mut buf = [0xeeu8; 64];
+        super::copy_short(&mut buf[5..5 + n], &src);
+        assert_eq!(&buf[5..5 + n], &src[..], "n {n}");
+        assert!(buf[..5].iter().chain(&buf[5 + n..]).all(|&b| b == 0xee), "n {n}: wrote outside");
+    }
+    let mut short = [0u8; 3];
+    super::copy_short(&mut short, &[1, 2, 3, 4]);
+    assert_eq!(short, [0; 3], "different lengths copy nothing");
+}

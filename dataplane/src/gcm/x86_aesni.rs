@@ -338,10 +338,10 @@ fn ctr<const R: usize>(rk: &[__m128i; 15], iv: &[u8; 12], data: &mut [u8]) {
         if n == 16 {
             store_at(data, off, _mm_xor_si128(ks, load_at(data, off)));
         } else {
-            let ks = store(ks);
-            for (d, k) in data[off..].iter_mut().zip(ks) {
-                *d ^= k;
-            }
+            let mut pad = [0u8; 16];
+            super::copy_short(&mut pad[..n], &data[off..]);
+            let x = store(_mm_xor_si128(ks, load(&pad)));
+            super::copy_short(&mut data[off..], &x[..n]);
         }
         off += n;
     }
@@ -392,7 +392,7 @@ impl<'k> Ghash<'k> {
         }
         if full < bytes.len() {
             let mut pad = [0u8; 16];
-            pad[..bytes.len() - full].copy_from_slice(&bytes[full..]);
+            super::copy_short(&mut pad[..bytes.len() - full], &bytes[full..]);
             self.block(bswap(load(&pad)));
         }
     }

@@ -411,10 +411,10 @@ fn ctr_batch<const R: usize>(rk: &[__m256i; 15], batch: &mut [Option<Group<'_>>;
             } else {
                 let n = chunk.len();
                 let mut pad = [0u8; 32];
-                pad[..n].copy_from_slice(chunk);
+                super::copy_short(&mut pad[..n], chunk);
                 let v = _mm256_xor_si256(*k, load256(&pad));
                 store256(&mut pad, v);
-                chunk.copy_from_slice(&pad[..n]);
+                super::copy_short(chunk, &pad[..n]);
             }
         }
     }
@@ -601,7 +601,7 @@ impl<'k> Ghash<'k> {
                 load256(&bytes[off..])
             } else {
                 let mut pad = [0u8; 32];
-                pad[..n].copy_from_slice(&bytes[off..off + n]);
+                super::copy_short(&mut pad[..n], &bytes[off..off + n]);
                 load256(&pad)
             };
             g.group(_mm256_shuffle_epi8(x, rev), n.div_ceil(16));
