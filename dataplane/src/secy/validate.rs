@@ -64,9 +64,9 @@ impl RxVerdict {
     }
 }
 
-/// A frame that passed [`classify`]: what the later phases need to know about it.
+/// A frame that passed [`classify`]: what the later phases need to know about it. Kept small
+/// (32 octets): the runtime stores one per frame of a burst between its stages.
 #[derive(Clone, Copy, Debug)]
-/// Kept small (32 octets): the runtime stores one per frame of a burst between its stages.
 pub struct Classified {
     /// The SCI of the receive SC the frame belongs to.
     pub sci: Sci,
@@ -159,12 +159,7 @@ pub fn verify<B: FrameBuf>(cfg: &SecyConfig, sc: &RxSc, c: &Classified, frame: &
 
 /// [`verify`] with the SA's key material given directly (the multi-core runtime shares it).
 pub fn verify_with<B: FrameBuf>(cfg: &SecyConfig, crypto: &SaCrypto, c: &Classified, frame: &mut B) -> Option<bool> {
-    if !c.tci.c() && cfg.validate_frames == ValidateFrames::Disabled {
-        return None;
-    }
-    let clear =
-        if c.tci.e() { cfg.confidentiality_offset.octets().min(c.secure_data_len()) } else { c.secure_data_len() };
-    let aad_len = MAC_ADDRS_LEN + c.tag_len() + clear;
+    let aad_len = super::batch::open_aad_len(cfg, c)?;
     let (aad, data_and_icv) = frame.bytes_mut().split_at_mut(aad_len);
     Some(crypto.key().open(&crypto.iv(c.sci, c.pn), aad, data_and_icv).is_ok())
 }
@@ -251,9 +246,10 @@ pub fn untagged(strict: bool, stats: &mut SecyStats) -> RxVerdict {
 
 /// The SecTAG, its length and the Secure Data length, if the frame is long enough and the
 /// SecTAG passes the checks of 9.12.
+///
 /// Reads the fixed offsets in one pass (the receive fast path): the same result as
-/// [`SecTag::new_checked`](super::sectag::SecTag::new_checked), [`SecTagRepr::parse`] and [`SecTagRepr::check`] in turn
-/// (`parse_tag_is_the_view_and_repr_path`).
+/// [`SecTag::new_checked`](super::sectag::SecTag::new_checked), [`SecTagRepr::parse`] and
+/// [`SecTagRepr::check`] in turn (`parse_tag_is_the_view_and_repr_path`).
 #[inline]
 pub fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> {
     // 9.3: DA | SA | EtherType | TCI/AN | SL | PN (4) | [SCI (8)].
