@@ -55,7 +55,7 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
-    let mut masks = [[0u8; 16]; BURST];
+    let mut masks: Masks = [[0u8; 16]; BURST + 2 * WAYS];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -75,7 +75,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
 
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn open_chunk(jobs: &mut [OpenJob<'_>]) {
-    let mut masks = [[0u8; 16]; BURST];
+    let mut masks: Masks = [[0u8; 16]; BURST + 2 * WAYS];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -115,10 +115,14 @@ fn window_end(start: usize, n: usize, len: impl Fn(usize) -> usize) -> usize {
 const WAYS: usize = 8;
 
 /// `E(K, J0)` for jobs `0..n`: runs of consecutive jobs that share a key go two to a register,
-/// eight registers per batch.
+/// eight registers per batch. Each register is built from its two lanes with constant lane
+/// indices and stored whole, so the registers never go through the stack (a lane inserted at a
+/// run-time index kept the batch in memory: one store-to-load round trip per job, in series).
+/// `masks` has room for a whole batch past the last job; what a batch writes past its run is
+/// overwritten by the next run or never read.
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
-fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut [[u8; 16]; BURST]) {
+fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut Masks) {
     let mut i = 0;
     while i < n {
         let key = job(i).0;
@@ -126,21 +130,26 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
         while run < 2 * WAYS && i + run < n && std::ptr::eq(job(i + run).0, key) {
             run += 1;
         }
+        // Lanes past the run repeat its last job: computed, never used.
+        let lane = |l: usize| j0(job(i + l.min(run - 1)).1);
         let mut x = [_mm256_setzero_si256(); WAYS];
-        for l in 0..run {
-            x[l / 2] = insert_lane(x[l / 2], j0(job(i + l).1), l % 2);
+        for (r, x) in x.iter_mut().enumerate() {
+            *x = _mm256_set_m128i(lane(2 * r + 1), lane(2 * r));
         }
         let y = if key.rounds() == 14 {
             encrypt::<14>(&round_keys::<14>(key), x)
         } else {
             encrypt::<10>(&round_keys::<10>(key), x)
         };
-        for l in 0..run {
-            masks[i + l] = store128(extract_lane(y[l / 2], l % 2));
+        for (r, y) in y.iter().enumerate().take(run.div_ceil(2)) {
+            store256(masks[i + 2 * r..][..2].as_flattened_mut(), *y);
         }
         i += run;
     }
 }
+
+/// `E(K, J0)` per job of a chunk, with a batch of slack behind the last (see [`j0_masks`]).
+type Masks = [[u8; 16]; BURST + 2 * WAYS];
 
 /// One register's worth of a frame for CTR: its key, IV, index among the frame's 32-octet
 /// groups, and the up to 32 octets it covers.
@@ -452,26 +461,6 @@ fn iv_block(iv: &[u8; 12]) -> __m128i {
     // SAFETY: `iv` is 12 readable octets; `loadl` reads the first 8.
     let lo = unsafe { _mm_loadl_epi64(iv.as_ptr().cast()) };
     _mm_insert_epi32(lo, i32::from_le_bytes([iv[8], iv[9], iv[10], iv[11]]), 2)
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn insert_lane(v: __m256i, x: __m128i, lane: usize) -> __m256i {
-    if lane == 0 {
-        _mm256_inserti128_si256(v, x, 0)
-    } else {
-        _mm256_inserti128_si256(v, x, 1)
-    }
-}
-
-#[inline]
-#[target_feature(enable = "avx2")]
-fn extract_lane(v: __m256i, lane: usize) -> __m128i {
-    if lane == 0 {
-        _mm256_extracti128_si256(v, 0)
-    } else {
-        _mm256_extracti128_si256(v, 1)
-    }
 }
 
 #[inline]

@@ -63,7 +63,7 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
-    let mut masks = [[0u8; 16]; BURST];
+    let mut masks: Masks = [[0u8; 16]; BURST + 4 * WAYS];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -83,7 +83,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn open_chunk(jobs: &mut [OpenJob<'_>]) {
-    let mut masks = [[0u8; 16]; BURST];
+    let mut masks: Masks = [[0u8; 16]; BURST + 4 * WAYS];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -123,10 +123,14 @@ fn window_end(start: usize, n: usize, len: impl Fn(usize) -> usize) -> usize {
 const WAYS: usize = 8;
 
 /// `E(K, J0)` for jobs `0..n`: runs of consecutive jobs that share a key go four to a register,
-/// eight registers per batch.
+/// eight registers per batch. Each register is built from its four lanes with constant lane
+/// indices and stored whole, so the registers never go through the stack (a lane inserted at a
+/// run-time index kept the batch in memory: one store-to-load round trip per job, in series).
+/// `masks` has room for a whole batch past the last job; what a batch writes past its run is
+/// overwritten by the next run or never read.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
-fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut [[u8; 16]; BURST]) {
+fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 12]), masks: &mut Masks) {
     let mut i = 0;
     while i < n {
         let key = job(i).0;
@@ -134,21 +138,29 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
         while run < 4 * WAYS && i + run < n && std::ptr::eq(job(i + run).0, key) {
             run += 1;
         }
+        // Lanes past the run repeat its last job: computed, never used.
+        let lane = |l: usize| j0(job(i + l.min(run - 1)).1);
         let mut x = [_mm512_setzero_si512(); WAYS];
-        for l in 0..run {
-            x[l / 4] = insert_lane(x[l / 4], j0(job(i + l).1), l % 4);
+        for (r, x) in x.iter_mut().enumerate() {
+            let v = _mm512_castsi128_si512(lane(4 * r));
+            let v = _mm512_inserti32x4(v, lane(4 * r + 1), 1);
+            let v = _mm512_inserti32x4(v, lane(4 * r + 2), 2);
+            *x = _mm512_inserti32x4(v, lane(4 * r + 3), 3);
         }
         let y = if key.rounds() == 14 {
             encrypt::<14>(&round_keys::<14>(key), x)
         } else {
             encrypt::<10>(&round_keys::<10>(key), x)
         };
-        for l in 0..run {
-            masks[i + l] = store128(extract_lane(y[l / 4], l % 4));
+        for (r, y) in y.iter().enumerate().take(run.div_ceil(4)) {
+            store512(masks[i + 4 * r..][..4].as_flattened_mut(), *y);
         }
         i += run;
     }
 }
+
+/// `E(K, J0)` per job of a chunk, with a batch of slack behind the last (see [`j0_masks`]).
+type Masks = [[u8; 16]; BURST + 4 * WAYS];
 
 /// One register's worth of a frame for CTR: its key, IV, index among the frame's 64-octet
 /// groups, and the up to 64 octets it covers.
@@ -547,28 +559,6 @@ fn iv_block(iv: &[u8; 12]) -> __m128i {
     // SAFETY: `iv` is 12 readable octets; `loadl` reads the first 8.
     let lo = unsafe { _mm_loadl_epi64(iv.as_ptr().cast()) };
     _mm_insert_epi32(lo, i32::from_le_bytes([iv[8], iv[9], iv[10], iv[11]]), 2)
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn insert_lane(v: __m512i, x: __m128i, lane: usize) -> __m512i {
-    match lane {
-        0 => _mm512_inserti32x4(v, x, 0),
-        1 => _mm512_inserti32x4(v, x, 1),
-        2 => _mm512_inserti32x4(v, x, 2),
-        _ => _mm512_inserti32x4(v, x, 3),
-    }
-}
-
-#[inline]
-#[target_feature(enable = "avx512f")]
-fn extract_lane(v: __m512i, lane: usize) -> __m128i {
-    match lane {
-        0 => _mm512_extracti32x4_epi32(v, 0),
-        1 => _mm512_extracti32x4_epi32(v, 1),
-        2 => _mm512_extracti32x4_epi32(v, 2),
-        _ => _mm512_extracti32x4_epi32(v, 3),
-    }
 }
 
 #[inline]
