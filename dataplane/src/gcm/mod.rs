@@ -264,8 +264,11 @@ pub(crate) fn copy_short(dst: &mut [u8], src: &[u8]) {
     }
 }
 
-/// Constant-time tag comparison: no early exit on the first differing octet.
+/// Constant-time tag comparison: no early exit on the first differing octet. One 128-bit XOR:
+/// no branch depends on where the tags differ (a fold over the octets cost a dozen
+/// instructions per frame).
+#[inline]
 pub(crate) fn tags_equal(a: &[u8; TAG_LEN], b: &[u8; TAG_LEN]) -> bool {
-    let diff = a.iter().zip(b).fold(0u8, |d, (x, y)| d | (x ^ y));
+    let diff = u128::from_ne_bytes(*a) ^ u128::from_ne_bytes(*b);
     std::hint::black_box(diff) == 0
 }

@@ -393,3 +393,41 @@ fn copy_short_copies_exactly_the_slice() {
     super::copy_short(&mut short, &[1, 2, 3, 4]);
     assert_eq!(short, [0; 3], "different lengths copy nothing");
 }
+
+/// `tags_equal` is equality, whichever octet differs and however.
+#[test]
+fn tags_equal_is_equality_on_every_octet() {
+    let a: [u8; 16] = std::array::from_fn(|i| (i as u8).wrapping_mul(29).wrapping_add(3));
+    assert!(super::tags_equal(&a, &a));
+    for i in 0..16 {
+        for bit in 0..8 {
+            let mut b = a;
+            b[i] ^= 1 << bit;
+            assert!(!super::tags_equal(&a, &b), "octet {i} bit {bit}");
+        }
+    }
+    assert!(!super::tags_equal(&[0; 16], &[0xff; 16]));
+}
+
+/// Around the GHASH chunk and register boundaries of small frames: every AAD length up to four
+/// blocks with data that ends in each lane of the first registers, and data that fills a chunk
+/// to its last block or one past it.
+#[test]
+fn every_path_small_frame_ghash_boundaries() {
+    let mut rng = Rng(6);
+    let keys = keys(&mut rng);
+    let mut cases = Vec::new();
+    for aad_len in 0..=64 {
+        for len in (0..=72).step_by(3).chain([16 * 29 - 1, 16 * 29, 16 * 29 + 1, 16 * 30, 16 * 31 + 1]) {
+            let key = rng.below(keys.len());
+            let iv: [u8; 12] = rng.bytes(12).try_into().unwrap();
+            let (aad, plain) = (rng.bytes(aad_len), rng.bytes(len));
+            let mut cipher = plain.clone();
+            let tag = ring_seal(&keys[key], &iv, &aad, &mut cipher);
+            cases.push(Case { key, iv, aad, plain, cipher, tag });
+        }
+    }
+    for path in Engine::available() {
+        check_engine(Engine::with_path(path).unwrap(), &mut rng, &keys, &cases);
+    }
+}
