@@ -295,10 +295,11 @@ fn seal_stitched<const R: usize>(
     let (done, tail) = data.split_at_mut(full);
     let ks;
     (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, full - BULK, acc, r));
-    xor_tail(tail, &ks);
+    let ct = xor_tail(tail, &ks);
     let mut sums = Sums::new();
     for r in 0..=WAYS {
-        sums.tail(key, tail, acc, lengths, r);
+        let x = if r < WAYS { ct[r] } else { _mm512_setzero_si512() };
+        sums.tail_reg(key, x, tail.len(), acc, lengths, r);
     }
     sums.reduce()
 }
@@ -361,15 +362,19 @@ impl Counters {
     }
 }
 
-/// XORs keystream into a tail of fewer than `BULK` octets.
+/// XORs keystream into a tail of fewer than `BULK` octets; returns the result by register, zero
+/// past the tail.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw")]
-fn xor_tail(tail: &mut [u8], ks: &[__m512i; WAYS]) {
-    for (r, k) in ks.iter().enumerate().take(tail.len().div_ceil(64)) {
+fn xor_tail(tail: &mut [u8], ks: &[__m512i; WAYS]) -> [__m512i; WAYS] {
+    let mut out = [_mm512_setzero_si512(); WAYS];
+    for (r, (k, o)) in ks.iter().zip(&mut out).enumerate().take(tail.len().div_ceil(64)) {
         let n = (tail.len() - 64 * r).min(64);
         let v = _mm512_xor_si512(*k, load_partial(tail, 64 * r, n));
-        store_partial(tail, 64 * r, n, v);
+        *o = _mm512_maskz_mov_epi8(byte_mask(n), v);
+        store_partial(tail, 64 * r, n, *o);
     }
+    out
 }
 
 /// XORs a batch of keystream into `BULK` octets.
@@ -467,11 +472,25 @@ impl Sums {
         let regs = tail.len().div_ceil(64);
         if r < regs {
             let n = (tail.len() - 64 * r).min(64);
-            let mut c = _mm512_shuffle_epi8(load_partial(tail, 64 * r, n), reverse());
+            self.tail_reg(key, load_partial(tail, 64 * r, n), tail.len(), acc, lengths, r);
+        } else if r == regs {
+            self.mul(key, _mm512_zextsi128_si512(lengths), MAX_POWERS - 1);
+        }
+    }
+
+    /// [`Self::tail`] with register `r` of the tail (`len` octets) given: seal hashes the
+    /// ciphertext it has in registers rather than load it back from behind its masked stores,
+    /// which a load cannot be forwarded from.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn tail_reg(&mut self, key: &GcmKeySchedule, x: __m512i, len: usize, acc: __m128i, lengths: __m128i, r: usize) {
+        let regs = len.div_ceil(64);
+        if r < regs {
+            let mut c = _mm512_shuffle_epi8(x, reverse());
             if r == 0 {
                 c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
             }
-            self.mul(key, c, MAX_POWERS - 1 - tail.len().div_ceil(16) + 4 * r);
+            self.mul(key, c, MAX_POWERS - 1 - len.div_ceil(16) + 4 * r);
         } else if r == regs {
             self.mul(key, _mm512_zextsi128_si512(lengths), MAX_POWERS - 1);
         }
