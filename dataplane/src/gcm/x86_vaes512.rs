@@ -282,15 +282,20 @@ fn seal_stitched<const R: usize>(
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
-    xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
+    let mut last = xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
     for off in (BULK..full).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
         (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
-        xor_batch(&mut rest[..BULK], &ks);
+        last = xor_batch(&mut rest[..BULK], &ks);
     }
     let Some(lengths) = fin else {
-        return ghash_chunk(key, &data[full - BULK..], acc);
+        // The last batch from the registers it was stored from.
+        let mut sums = Sums::new();
+        for (r, x) in last.iter().enumerate() {
+            sums.batch_reg(key, *x, acc, r);
+        }
+        return sums.reduce();
     };
     let (done, tail) = data.split_at_mut(full);
     let ks;
@@ -377,14 +382,16 @@ fn xor_tail(tail: &mut [u8], ks: &[__m512i; WAYS]) -> [__m512i; WAYS] {
     out
 }
 
-/// XORs a batch of keystream into `BULK` octets.
+/// XORs a batch of keystream into `BULK` octets; returns the result by register.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn xor_batch(batch: &mut [u8], ks: &[__m512i; WAYS]) {
-    for (k, at) in ks.iter().zip(batch.chunks_exact_mut(64)) {
-        let v = _mm512_xor_si512(*k, load512(at));
-        store512(at, v);
+fn xor_batch(batch: &mut [u8], ks: &[__m512i; WAYS]) -> [__m512i; WAYS] {
+    let mut out = [_mm512_setzero_si512(); WAYS];
+    for ((k, at), o) in ks.iter().zip(batch.chunks_exact_mut(64)).zip(&mut out) {
+        *o = _mm512_xor_si512(*k, load512(at));
+        store512(at, *o);
     }
+    out
 }
 
 /// The AES rounds of `x` with GHASH work woven in: `step(r, sums)` after inner round `r + 1`
@@ -455,12 +462,19 @@ impl Sums {
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
     fn batch(&mut self, key: &GcmKeySchedule, ct: &[u8], off: usize, acc: __m128i, r: usize) {
         if r < WAYS {
-            let mut c = _mm512_shuffle_epi8(load512(&ct[off + 64 * r..]), reverse());
-            if r == 0 {
-                c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
-            }
-            self.mul(key, c, 4 * r);
+            self.batch_reg(key, load512(&ct[off + 64 * r..]), acc, r);
         }
+    }
+
+    /// [`Self::batch`] with register `r < 8` of the batch given.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn batch_reg(&mut self, key: &GcmKeySchedule, x: __m512i, acc: __m128i, r: usize) {
+        let mut c = _mm512_shuffle_epi8(x, reverse());
+        if r == 0 {
+            c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
+        }
+        self.mul(key, c, 4 * r);
     }
 
     /// Step `r` of the GHASH of a frame's tail of `m <= 31` blocks (zero-padded) and its lengths
