@@ -239,14 +239,14 @@ fn seal_stitched<const R: usize>(
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
-    xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
+    let mut last = xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
     for off in (BULK..data.len()).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
         (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, &done[off - BULK..], acc);
-        xor_batch(&mut rest[..BULK], &ks);
+        last = xor_batch(&mut rest[..BULK], &ks);
     }
-    ghash_batch(key, &data[data.len() - BULK..], acc)
+    ghash_regs(key, &last, acc)
 }
 
 /// Open: each batch is hashed and decrypted in the same step.
@@ -297,14 +297,16 @@ impl Counters {
     }
 }
 
-/// XORs a batch of keystream into `BULK` octets.
+/// XORs a batch of keystream into `BULK` octets; returns the result by register.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn xor_batch(batch: &mut [u8], ks: &[__m256i; WAYS]) {
-    for (k, at) in ks.iter().zip(batch.chunks_exact_mut(32)) {
-        let v = _mm256_xor_si256(*k, load256(at));
-        store256(at, v);
+fn xor_batch(batch: &mut [u8], ks: &[__m256i; WAYS]) -> [__m256i; WAYS] {
+    let mut out = [_mm256_setzero_si256(); WAYS];
+    for ((k, at), o) in ks.iter().zip(batch.chunks_exact_mut(32)).zip(&mut out) {
+        *o = _mm256_xor_si256(*k, load256(at));
+        store256(at, *o);
     }
+    out
 }
 
 /// The AES rounds of `x` with the GHASH of the batch `ct` (16 blocks) woven in: register `j` of
@@ -345,14 +347,15 @@ fn aes_ghash<const R: usize>(
     (x, sums.reduce())
 }
 
-/// GHASH of one batch of 16 blocks after `acc`, reduced.
+/// GHASH of one batch of 16 blocks, given by register, after `acc`, reduced: seal hashes a
+/// frame's last batch from the registers it stored it from instead of loading it straight back.
 #[inline]
 #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
-fn ghash_batch(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
+fn ghash_regs(key: &GcmKeySchedule, ct: &[__m256i; WAYS], acc: __m128i) -> __m128i {
     let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
     let mut sums = Sums::new();
-    for (i, block) in ct[..BULK].chunks_exact(32).enumerate() {
-        let mut c = _mm256_shuffle_epi8(load256(block), rev);
+    for (i, x) in ct.iter().enumerate() {
+        let mut c = _mm256_shuffle_epi8(*x, rev);
         if i == 0 {
             c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
         }
