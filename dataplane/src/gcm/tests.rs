@@ -200,14 +200,11 @@ fn every_path_every_tail_after_whole_batches() {
     }
 }
 
-#[test]
-fn every_path_long_aad() {
-    // AAD of more than 32 blocks: its GHASH chunks do not end where the data's batches start.
-    let mut rng = Rng(4);
-    let keys = keys(&mut rng);
+/// Cases for every pair of an AAD length and a data length, random keys, IVs and contents.
+fn grid(rng: &mut Rng, keys: &[Vec<u8>], aad_lens: &[usize], lens: &[usize]) -> Vec<Case> {
     let mut cases = Vec::new();
-    for aad_len in [496, 511, 512, 513, 600, 1024, 2000] {
-        for len in [0, 15, 64, 511, 512, 513, 1500, 4096] {
+    for &aad_len in aad_lens {
+        for &len in lens {
             let key = rng.below(keys.len());
             let iv: [u8; 12] = rng.bytes(12).try_into().unwrap();
             let (aad, plain) = (rng.bytes(aad_len), rng.bytes(len));
@@ -216,6 +213,15 @@ fn every_path_long_aad() {
             cases.push(Case { key, iv, aad, plain, cipher, tag });
         }
     }
+    cases
+}
+
+#[test]
+fn every_path_long_aad() {
+    // AAD of more than 32 blocks: its GHASH chunks do not end where the data's batches start.
+    let mut rng = Rng(4);
+    let keys = keys(&mut rng);
+    let cases = grid(&mut rng, &keys, &[496, 511, 512, 513, 600, 1024, 2000], &[0, 15, 64, 511, 512, 513, 1500, 4096]);
     for path in Engine::available() {
         check_engine(Engine::with_path(path).unwrap(), &mut rng, &keys, &cases);
     }
@@ -416,17 +422,10 @@ fn tags_equal_is_equality_on_every_octet() {
 fn every_path_small_frame_ghash_boundaries() {
     let mut rng = Rng(6);
     let keys = keys(&mut rng);
-    let mut cases = Vec::new();
-    for aad_len in 0..=64 {
-        for len in (0..=72).step_by(3).chain([16 * 29 - 1, 16 * 29, 16 * 29 + 1, 16 * 30, 16 * 31 + 1]) {
-            let key = rng.below(keys.len());
-            let iv: [u8; 12] = rng.bytes(12).try_into().unwrap();
-            let (aad, plain) = (rng.bytes(aad_len), rng.bytes(len));
-            let mut cipher = plain.clone();
-            let tag = ring_seal(&keys[key], &iv, &aad, &mut cipher);
-            cases.push(Case { key, iv, aad, plain, cipher, tag });
-        }
-    }
+    let aad_lens: Vec<usize> = (0..=64).collect();
+    let lens: Vec<usize> =
+        (0..=72).step_by(3).chain([16 * 29 - 1, 16 * 29, 16 * 29 + 1, 16 * 30, 16 * 31 + 1]).collect();
+    let cases = grid(&mut rng, &keys, &aad_lens, &lens);
     for path in Engine::available() {
         check_engine(Engine::with_path(path).unwrap(), &mut rng, &keys, &cases);
     }
