@@ -45,8 +45,8 @@
 //!
 //! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 28-octet AAD, bursts of 32)
 //! `Vaes512` is the fastest everywhere and what `detect` picks; `Vaes256` and `AesNi` follow.
-//! Against ipsec-mb in the same run: 64 B 1.5–2.4×, 1500 B 1.07–1.14×, 9000 B 1.05×, IMIX 1.3×
-//! (`bench/RESULTS.md`).
+//! Against ipsec-mb in the same run (AES-256): 64 B 1.8–2.2×, 1500 B 1.18×, 9000 B 0.92–1.03×, IMIX 1.4×
+//! (`bench/RESULTS.md`, run at `caa19df`).
 //!
 //! `unsafe` is confined to the `x86_*` modules (intrinsics behind `#[target_feature]`, entered only
 //! through a token that proves the CPU has the features); the rest forbids it.
