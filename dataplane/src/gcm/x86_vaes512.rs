@@ -302,9 +302,11 @@ fn seal_stitched<const R: usize>(
     (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, full - BULK, acc, r));
     let ct = xor_tail(tail, &ks);
     let mut sums = Sums::new();
-    for r in 0..=WAYS {
-        let x = if r < WAYS { ct[r] } else { _mm512_setzero_si512() };
-        sums.tail_reg(key, x, tail.len(), acc, lengths, r);
+    // Steps 0..=WAYS: the tail's registers, then a zero one (the step of the lengths block when
+    // the tail fills every register).
+    let zero = _mm512_setzero_si512();
+    for (r, x) in ct.iter().chain([&zero]).enumerate() {
+        sums.tail_reg(key, *x, tail.len(), acc, lengths, r);
     }
     sums.reduce()
 }
