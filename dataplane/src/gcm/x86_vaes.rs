@@ -55,7 +55,7 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
-    let mut masks: Masks = [[0u8; 16]; BURST + 2 * WAYS];
+    let mut masks: Masks = [[0u8; 16]; BURST + 2];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -75,7 +75,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
 
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn open_chunk(jobs: &mut [OpenJob<'_>]) {
-    let mut masks: Masks = [[0u8; 16]; BURST + 2 * WAYS];
+    let mut masks: Masks = [[0u8; 16]; BURST + 2];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -118,7 +118,7 @@ const WAYS: usize = 8;
 /// eight registers per batch. Each register is built from its two lanes with constant lane
 /// indices and stored whole, so the registers never go through the stack (a lane inserted at a
 /// run-time index kept the batch in memory: one store-to-load round trip per job, in series).
-/// `masks` has room for a whole batch past the last job; what a batch writes past its run is
+/// `masks` has room for one register past the last job; what a register writes past its run is
 /// overwritten by the next run or never read.
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
@@ -148,8 +148,9 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
     }
 }
 
-/// `E(K, J0)` per job of a chunk, with a batch of slack behind the last (see [`j0_masks`]).
-type Masks = [[u8; 16]; BURST + 2 * WAYS];
+/// `E(K, J0)` per job of a chunk, with a register's worth of slack behind the last (see
+/// [`j0_masks`]).
+type Masks = [[u8; 16]; BURST + 2];
 
 /// One register's worth of a frame for CTR: its key, IV, index among the frame's 32-octet
 /// groups, and the up to 32 octets it covers.

@@ -63,7 +63,7 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn seal_chunk(jobs: &mut [SealJob<'_>]) {
-    let mut masks: Masks = [[0u8; 16]; BURST + 4 * WAYS];
+    let mut masks: Masks = [[0u8; 16]; BURST + 4];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -83,7 +83,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn open_chunk(jobs: &mut [OpenJob<'_>]) {
-    let mut masks: Masks = [[0u8; 16]; BURST + 4 * WAYS];
+    let mut masks: Masks = [[0u8; 16]; BURST + 4];
     j0_masks(jobs.len(), |i| (jobs[i].key, &jobs[i].iv), &mut masks);
     let mut start = 0;
     while start < jobs.len() {
@@ -126,7 +126,7 @@ const WAYS: usize = 8;
 /// eight registers per batch. Each register is built from its four lanes with constant lane
 /// indices and stored whole, so the registers never go through the stack (a lane inserted at a
 /// run-time index kept the batch in memory: one store-to-load round trip per job, in series).
-/// `masks` has room for a whole batch past the last job; what a batch writes past its run is
+/// `masks` has room for one register past the last job; what a register writes past its run is
 /// overwritten by the next run or never read.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,aes")]
@@ -159,8 +159,9 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
     }
 }
 
-/// `E(K, J0)` per job of a chunk, with a batch of slack behind the last (see [`j0_masks`]).
-type Masks = [[u8; 16]; BURST + 4 * WAYS];
+/// `E(K, J0)` per job of a chunk, with a register's worth of slack behind the last (see
+/// [`j0_masks`]).
+type Masks = [[u8; 16]; BURST + 4];
 
 /// One register's worth of a frame for CTR: its key, IV, index among the frame's 64-octet
 /// groups, and the up to 64 octets it covers.
@@ -290,12 +291,7 @@ fn seal_stitched<const R: usize>(
         last = xor_batch(&mut rest[..BULK], &ks);
     }
     let Some(lengths) = fin else {
-        // The last batch from the registers it was stored from.
-        let mut sums = Sums::new();
-        for (r, x) in last.iter().enumerate() {
-            sums.batch_reg(key, *x, acc, r);
-        }
-        return sums.reduce();
+        return ghash_regs(key, &last, acc);
     };
     let (done, tail) = data.split_at_mut(full);
     let ks;
@@ -431,6 +427,18 @@ fn ghash_chunk(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
     let mut sums = Sums::new();
     for r in 0..WAYS {
         sums.batch(key, ct, 0, acc, r);
+    }
+    sums.reduce()
+}
+
+/// [`ghash_chunk`] of a batch given by register: seal hashes a frame's last batch from the
+/// registers it stored it from instead of loading it straight back.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+fn ghash_regs(key: &GcmKeySchedule, ct: &[__m512i; WAYS], acc: __m128i) -> __m128i {
+    let mut sums = Sums::new();
+    for (r, x) in ct.iter().enumerate() {
+        sums.batch_reg(key, *x, acc, r);
     }
     sums.reduce()
 }
