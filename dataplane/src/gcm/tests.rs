@@ -190,11 +190,12 @@ fn every_path_random_lengths_to_9216() {
 
 #[test]
 fn every_path_every_tail_after_whole_batches() {
-    // Every tail length after one and after two 512-octet batches: tails long enough to take the
-    // stitched loop's last step and those that do not, around both of its limits.
+    // Every tail length after one and after two 512-octet batches (VAES-512), and so after one to
+    // four 256-octet batches (VAES-256): tails long enough to take the stitched loop's last step
+    // and those that do not, around both of its limits.
     let mut rng = Rng(5);
     let keys = keys(&mut rng);
-    let cases = cases(&mut rng, &keys, (512..=1024).chain((1024 + 240..=1024 + 512).step_by(3)));
+    let cases = cases(&mut rng, &keys, (256..=1024).chain((1024 + 240..=1024 + 512).step_by(3)));
     for path in Engine::available() {
         check_engine(Engine::with_path(path).unwrap(), &mut rng, &keys, &cases);
     }

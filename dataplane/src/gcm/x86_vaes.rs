@@ -5,7 +5,8 @@
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
 //! two to a register. Per window of frames, each frame's whole 256-octet batches (eight
 //! registers, 16 blocks) run CTR and GHASH stitched in one loop, one reduction per batch with the
-//! powers `H^16..H^1`; then CTR over the tails across frame boundaries and GHASH over the tails,
+//! powers `H^16..H^1`, and a tail of 128 octets or more takes one more step of that loop with the
+//! lengths block; then CTR over the other tails across frame boundaries and GHASH over them,
 //! two blocks per carry-less multiply, one reduction per 32 blocks (see `x86_vaes512`).
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
@@ -65,7 +66,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
         for (job, b) in window.iter_mut().zip(&mut bulk) {
             *b = bulk_stitched::<true>(job.key, &job.iv, job.aad, job.data);
         }
-        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
             job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
         }
@@ -90,7 +91,7 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
             let expected = tag(job.key, job.aad, job.data, *b, load128(mask));
             job.ok = super::tags_equal(&expected, &job.tag);
         }
-        ctr_tails(window.iter_mut().map(|j| (j.key, &j.iv, &mut *j.data)));
+        ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         start = end;
     }
 }
@@ -156,38 +157,44 @@ type Masks = [[u8; 16]; BURST + 2];
 /// groups, and the up to 32 octets it covers.
 type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
 
-/// CTR over the tails of every frame of a window (the octets after its whole batches; all of a
-/// small frame), eight registers at a time across frame boundaries, so a burst of small frames
+/// CTR over the tails of every frame of a window (the octets after what [`bulk_stitched`]
+/// covered, given with each frame; all of a small frame), eight registers at a time across frame boundaries, so a burst of small frames
 /// keeps as many AES chains in flight as one large frame. A batch holds consecutive groups of
 /// one key.
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
-fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8])>) {
-    let mut groups = frames
-        .flat_map(|(key, iv, data)| {
-            let bulk = data.len() / BULK * BULK;
-            let tail = &mut data[bulk..];
-            tail.chunks_mut(32).enumerate().map(move |(g, chunk)| (key, *iv, bulk / 32 + g, chunk))
-        })
-        .peekable();
-    while let Some(first) = groups.next() {
-        let key = first.0;
-        let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
-        batch[0] = Some(first);
-        let mut n = 1;
-        while n < WAYS {
-            match groups.next_if(|g| std::ptr::eq(g.0, key)) {
-                Some(g) => batch[n] = Some(g),
-                None => break,
+fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8], usize)>) {
+    // A plain loop: as a `flat_map` it was no longer inlined once the stitched loop grew.
+    let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
+    let mut n = 0;
+    for (key, iv, data, bulk) in frames {
+        for (g, chunk) in data[bulk..].chunks_mut(32).enumerate() {
+            if n == WAYS || (n > 0 && batch[0].as_ref().is_some_and(|b| !std::ptr::eq(b.0, key))) {
+                ctr_flush(&mut batch);
+                n = 0;
             }
+            batch[n] = Some((key, *iv, bulk / 32 + g, chunk));
             n += 1;
         }
-        if key.rounds() == 14 {
-            ctr_batch::<14>(&round_keys::<14>(key), &mut batch);
-        } else {
-            ctr_batch::<10>(&round_keys::<10>(key), &mut batch);
-        }
     }
+    if n > 0 {
+        ctr_flush(&mut batch);
+    }
+}
+
+/// CTR over the groups of `batch` (one key), which is left empty.
+#[inline]
+#[target_feature(enable = "avx2,vaes,aes")]
+fn ctr_flush(batch: &mut [Option<Group<'_>>; WAYS]) {
+    let Some(key) = batch[0].as_ref().map(|g| g.0) else {
+        return;
+    };
+    if key.rounds() == 14 {
+        ctr_batch::<14>(&round_keys::<14>(key), batch);
+    } else {
+        ctr_batch::<10>(&round_keys::<10>(key), batch);
+    }
+    *batch = Default::default();
 }
 
 /// Octets of one CTR batch (eight registers, 16 blocks).
@@ -197,12 +204,26 @@ const BULK: usize = 32 * WAYS;
 const BATCH_BLOCKS: usize = BULK / 16;
 
 /// GHASH of a frame up to the end of its whole batches: the reduced value, and how many octets
-/// of data it covers.
+/// of data it covers. With `done`, it covers the whole frame and its lengths block too.
 #[derive(Clone, Copy)]
 struct Bulk {
     acc: __m128i,
     len: usize,
+    done: bool,
 }
+
+impl Bulk {
+    /// Octets of data that CTR is done for.
+    fn covered(b: &Option<Bulk>) -> usize {
+        b.map_or(0, |b| b.len)
+    }
+}
+
+/// A tail of at least this many octets after a frame's whole batches is done in the stitched
+/// loop too (one more step of eight registers, whatever its length). Any tail is shorter than a
+/// batch: its at most 16 blocks and the lengths block take the powers `H^(m+1)..H^1`, which the
+/// tables have. Shorter tails go with the small frames.
+const TAIL_MIN: usize = BULK / 2;
 
 /// CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES rounds
 /// of one batch with the carry-less multiplies of one batch of ciphertext woven in (the batch
@@ -212,24 +233,36 @@ struct Bulk {
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
-    let len = data.len() / BULK * BULK;
-    if len == 0 {
+    let full = data.len() / BULK * BULK;
+    if full == 0 {
         return None;
     }
     let a = aad.len().div_ceil(16);
     let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
     g.segment(aad);
-    let data = &mut data[..len];
+    let fin = (data.len() - full >= TAIL_MIN).then(|| lengths_block(aad.len(), data.len()));
+    let data = if fin.is_some() { data } else { &mut data[..full] };
     let acc = match (key.rounds(), SEAL) {
-        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
-        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, g.acc),
-        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
-        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, g.acc),
+        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
+        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
     };
-    Some(Bulk { acc, len })
+    Some(Bulk { acc, len: data.len(), done: fin.is_some() })
 }
 
-/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
+/// The lengths block of NIST SP 800-38D 7.1 step 5, built in a register: as a POLYVAL element it
+/// is `len(A) · 2^64 + len(C)` in bits.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn lengths_block(aad: usize, data: usize) -> __m128i {
+    _mm_set_epi64x((aad as u64 * 8) as i64, (data as u64 * 8) as i64)
+}
+
+/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed. `data` is the
+/// `full` octets of whole batches, and with `fin` (the lengths block) a tail after them, which
+/// takes one more step (its keystream while the last whole batch is hashed), then is hashed with
+/// the lengths block: the result is then the frame's whole GHASH.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn seal_stitched<const R: usize>(
@@ -237,20 +270,41 @@ fn seal_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
+    full: usize,
+    fin: Option<__m128i>,
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
     let mut last = xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
-    for off in (BULK..data.len()).step_by(BULK) {
+    for off in (BULK..full).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, &done[off - BULK..], acc);
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
         last = xor_batch(&mut rest[..BULK], &ks);
     }
-    ghash_regs(key, &last, acc)
+    let Some(lengths) = fin else {
+        return ghash_regs(key, &last, acc);
+    };
+    let tail = &mut data[full..];
+    let ks;
+    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| {
+        if let Some(x) = last.get(r) {
+            s.batch_reg(key, *x, acc, r);
+        }
+    });
+    let ct = xor_tail(tail, &ks);
+    let mut sums = Sums::new();
+    // Steps 0..=WAYS: the tail's registers, then a zero one (the step of the lengths block when
+    // the tail fills every register).
+    let zero = _mm256_setzero_si256();
+    for (r, x) in ct.iter().chain([&zero]).enumerate() {
+        sums.tail_reg(key, *x, tail.len(), acc, lengths, r);
+    }
+    sums.reduce()
 }
 
-/// Open: each batch is hashed and decrypted in the same step.
+/// Open: each batch is hashed and decrypted in the same step; with `fin`, the tail after the
+/// `full` octets of whole batches too, with the lengths block.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn open_stitched<const R: usize>(
@@ -258,14 +312,27 @@ fn open_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
+    full: usize,
+    fin: Option<__m128i>,
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
-    for batch in data.chunks_exact_mut(BULK) {
+    let (whole, tail) = data.split_at_mut(full);
+    for batch in whole.chunks_exact_mut(BULK) {
         let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), key, batch, acc);
+        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, batch, 0, acc, r));
         xor_batch(batch, &ks);
     }
+    let Some(lengths) = fin else {
+        return acc;
+    };
+    let ct = tail_regs(tail);
+    let ks;
+    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| {
+        let x = ct.get(r).copied().unwrap_or_else(|| _mm256_setzero_si256());
+        s.tail_reg(key, x, tail.len(), acc, lengths, r);
+    });
+    xor_tail(tail, &ks);
     acc
 }
 
@@ -310,20 +377,64 @@ fn xor_batch(batch: &mut [u8], ks: &[__m256i; WAYS]) -> [__m256i; WAYS] {
     out
 }
 
-/// The AES rounds of `x` with the GHASH of the batch `ct` (16 blocks) woven in: register `j` of
-/// `ct` is multiplied by `H^(16-2j)`, `H^(15-2j)` after round `j + 1` (every key size has at least
-/// nine inner rounds), `acc` folded into its first block. Returns the keystream and the reduced
-/// GHASH.
+/// The tail (fewer than `BULK` octets) by register, zero past its end.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn tail_regs(tail: &[u8]) -> [__m256i; WAYS] {
+    let mut out = [_mm256_setzero_si256(); WAYS];
+    for (o, chunk) in out.iter_mut().zip(tail.chunks(32)) {
+        *o = if chunk.len() == 32 {
+            load256(chunk)
+        } else {
+            let mut pad = [0u8; 32];
+            super::copy_short(&mut pad[..chunk.len()], chunk);
+            load256(&pad)
+        };
+    }
+    out
+}
+
+/// XORs keystream into a tail of fewer than `BULK` octets; returns the result by register, zero
+/// past the tail.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn xor_tail(tail: &mut [u8], ks: &[__m256i; WAYS]) -> [__m256i; WAYS] {
+    let mut out = tail_regs(tail);
+    for ((o, k), chunk) in out.iter_mut().zip(ks).zip(tail.chunks_mut(32)) {
+        let n = chunk.len();
+        *o = _mm256_and_si256(_mm256_xor_si256(*o, *k), load256(&KEEP[32 - n..]));
+        if n == 32 {
+            store256(chunk, *o);
+        } else {
+            let mut pad = [0u8; 32];
+            store256(&mut pad, *o);
+            super::copy_short(chunk, &pad[..n]);
+        }
+    }
+    out
+}
+
+/// `KEEP[32 - n..][..32]` keeps the first `n` octets of a register.
+const KEEP: [u8; 64] = {
+    let mut k = [0u8; 64];
+    let mut i = 0;
+    while i < 32 {
+        k[i] = 0xff;
+        i += 1;
+    }
+    k
+};
+
+/// The AES rounds of `x` with GHASH work woven in: `step(r, sums)` after inner round `r + 1`
+/// (every key size has at least nine inner rounds, so steps `0..=8`). Returns the keystream and
+/// the reduced sums.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,pclmulqdq")]
 fn aes_ghash<const R: usize>(
     rk: &[__m256i; 15],
     mut x: [__m256i; WAYS],
-    key: &GcmKeySchedule,
-    ct: &[u8],
-    acc: __m128i,
+    mut step: impl FnMut(usize, &mut Sums),
 ) -> ([__m256i; WAYS], __m128i) {
-    let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
     let mut sums = Sums::new();
     for v in x.iter_mut() {
         *v = _mm256_xor_si256(*v, rk[0]);
@@ -333,13 +444,7 @@ fn aes_ghash<const R: usize>(
         for v in x.iter_mut() {
             *v = _mm256_aesenc_epi128(*v, *k);
         }
-        if r < WAYS {
-            let mut c = _mm256_shuffle_epi8(load256(&ct[32 * r..]), rev);
-            if r == 0 {
-                c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
-            }
-            sums.mul(key, c, MAX_POWERS - BATCH_BLOCKS + 2 * r);
-        }
+        step(r, &mut sums);
     }
     interleave(&mut x);
     for v in x.iter_mut() {
@@ -353,16 +458,18 @@ fn aes_ghash<const R: usize>(
 #[inline]
 #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
 fn ghash_regs(key: &GcmKeySchedule, ct: &[__m256i; WAYS], acc: __m128i) -> __m128i {
-    let rev = _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0));
     let mut sums = Sums::new();
-    for (i, x) in ct.iter().enumerate() {
-        let mut c = _mm256_shuffle_epi8(*x, rev);
-        if i == 0 {
-            c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
-        }
-        sums.mul(key, c, MAX_POWERS - BATCH_BLOCKS + 2 * i);
+    for (r, x) in ct.iter().enumerate() {
+        sums.batch_reg(key, *x, acc, r);
     }
     sums.reduce()
+}
+
+/// The shuffle that reverses the octets of each block (GHASH's bit order, as POLYVAL elements).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn reverse() -> __m256i {
+    _mm256_broadcastsi128_si256(_mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0))
 }
 
 /// Unreduced Karatsuba sums of two lanes of products.
@@ -379,6 +486,46 @@ impl Sums {
     fn new() -> Self {
         let z = _mm256_setzero_si256();
         Sums { lo: z, mid: z, hi: z }
+    }
+
+    /// Step `r` of the GHASH of a whole batch, the 16 blocks at `ct[off..]`: register `r < 8`
+    /// times `H^(16-2r)`, `H^(15-2r)`, `acc` folded into its first block.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq")]
+    fn batch(&mut self, key: &GcmKeySchedule, ct: &[u8], off: usize, acc: __m128i, r: usize) {
+        if r < WAYS {
+            self.batch_reg(key, load256(&ct[off + 32 * r..]), acc, r);
+        }
+    }
+
+    /// [`Self::batch`] with register `r < 8` of the batch given.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq")]
+    fn batch_reg(&mut self, key: &GcmKeySchedule, x: __m256i, acc: __m128i, r: usize) {
+        let mut c = _mm256_shuffle_epi8(x, reverse());
+        if r == 0 {
+            c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
+        }
+        self.mul(key, c, MAX_POWERS - BATCH_BLOCKS + 2 * r);
+    }
+
+    /// Step `r` of the GHASH of a frame's tail of `m <= 16` blocks (`len` octets, register `r`
+    /// of it given, zero-padded) and its lengths block: register `r` times `H^(m+1-2r)`,
+    /// `H^(m-2r)`, `acc` folded into its first block; after the tail's registers the lengths block
+    /// times `H^1`.
+    #[inline]
+    #[target_feature(enable = "avx2,vpclmulqdq")]
+    fn tail_reg(&mut self, key: &GcmKeySchedule, x: __m256i, len: usize, acc: __m128i, lengths: __m128i, r: usize) {
+        let regs = len.div_ceil(32);
+        if r < regs {
+            let mut c = _mm256_shuffle_epi8(x, reverse());
+            if r == 0 {
+                c = _mm256_xor_si256(c, _mm256_zextsi128_si256(acc));
+            }
+            self.mul(key, c, MAX_POWERS - 1 - len.div_ceil(16) + 2 * r);
+        } else if r == regs {
+            self.mul(key, _mm256_zextsi128_si256(lengths), MAX_POWERS - 1);
+        }
     }
 
     /// Adds the products of the two byte-reversed blocks `x` with the powers in rows
@@ -534,6 +681,10 @@ fn encrypt<const R: usize>(rk: &[__m256i; 15], mut b: [__m256i; WAYS]) -> [__m25
 #[inline]
 #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
 fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __m128i) -> [u8; 16] {
+    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    if let Some(Bulk { acc, done: true, .. }) = bulk {
+        return store128(_mm_xor_si128(_mm_shuffle_epi8(acc, rev), mask));
+    }
     // One `segment` call per input, so that `tag` stays small enough to be inlined.
     let (mut g, data) = match bulk {
         None => {
@@ -551,11 +702,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __
         g.segment(aad);
     }
     g.segment(data);
-    // The lengths block, built in a register: as a POLYVAL element it is
-    // `len(A) · 2^64 + len(C)` in bits.
-    let lengths = _mm_set_epi64x((aad.len() as u64 * 8) as i64, (ct.len() as u64 * 8) as i64);
-    g.last_block(lengths);
-    let rev = _mm_setr_epi8(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    g.last_block(lengths_block(aad.len(), ct.len()));
     store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
 }
 
