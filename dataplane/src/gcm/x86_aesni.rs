@@ -1,5 +1,9 @@
-//! The AES-NI + PCLMULQDQ path on 128-bit registers: CTR eight blocks at a time, GHASH one block
-//! at a time with aggregated reduction (one reduction per 32 blocks, see `key::MAX_POWERS`).
+//! The AES-NI + PCLMULQDQ path on 128-bit registers, one frame at a time. A frame's whole
+//! 128-octet batches run CTR and GHASH stitched: each step runs the AES rounds of eight blocks
+//! with the eight carry-less multiplies of a batch of ciphertext woven in (the batch before for
+//! seal, the same batch for open, which hashes it before decrypting it), one reduction per batch
+//! with the powers `H^8..H^1`. The AAD before and the tail after go one block at a time with
+//! aggregated reduction (one reduction per 32 blocks, see `key::MAX_POWERS`).
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
@@ -200,15 +204,9 @@ fn dot(a: __m128i, b: __m128i) -> __m128i {
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
 fn seal_one(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
     if key.rounds() == 14 {
-        let rk = round_keys::<14>(key);
-        let mask = encrypt1::<14>(&rk, j0(iv));
-        ctr::<14>(&rk, iv, data);
-        tag(key, aad, data, mask)
+        crypt::<14, true>(&round_keys::<14>(key), key, iv, aad, data)
     } else {
-        let rk = round_keys::<10>(key);
-        let mask = encrypt1::<10>(&rk, j0(iv));
-        ctr::<10>(&rk, iv, data);
-        tag(key, aad, data, mask)
+        crypt::<10, true>(&round_keys::<10>(key), key, iv, aad, data)
     }
 }
 
@@ -216,16 +214,200 @@ fn seal_one(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) ->
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
 fn open_one(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> [u8; 16] {
     if key.rounds() == 14 {
-        let rk = round_keys::<14>(key);
-        let expected = tag(key, aad, data, encrypt1::<14>(&rk, j0(iv)));
-        ctr::<14>(&rk, iv, data);
-        expected
+        crypt::<14, false>(&round_keys::<14>(key), key, iv, aad, data)
     } else {
-        let rk = round_keys::<10>(key);
-        let expected = tag(key, aad, data, encrypt1::<10>(&rk, j0(iv)));
-        ctr::<10>(&rk, iv, data);
-        expected
+        crypt::<10, false>(&round_keys::<10>(key), key, iv, aad, data)
     }
+}
+
+/// Octets of one stitched batch: eight blocks.
+const BATCH: usize = 128;
+
+/// Seals (`SEAL`) or opens `data` in place; returns the tag over the ciphertext (NIST SP 800-38D
+/// 7.1 and 7.2). A frame shorter than a batch takes CTR, then GHASH; a longer one its whole batches
+/// stitched ([`seal_bulk`], [`open_bulk`]), then the tail the same way.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn crypt<const R: usize, const SEAL: bool>(
+    rk: &[__m128i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    aad: &[u8],
+    data: &mut [u8],
+) -> [u8; 16] {
+    let mask = encrypt1::<R>(rk, j0(iv));
+    let bulk = data.len() / BATCH * BATCH;
+    if bulk == 0 {
+        if SEAL {
+            ctr::<R>(rk, iv, data, 0);
+            return tag(key, aad, data, mask);
+        }
+        let expected = tag(key, aad, data, mask);
+        ctr::<R>(rk, iv, data, 0);
+        return expected;
+    }
+    let mut g = Ghash::new(key, aad.len().div_ceil(16));
+    g.segment(aad);
+    let (whole, tail) = data.split_at_mut(bulk);
+    let acc = if SEAL { seal_bulk::<R>(rk, key, iv, whole, g.acc) } else { open_bulk::<R>(rk, key, iv, whole, g.acc) };
+    // The tail's counters follow the batches' (one per block).
+    let first = (bulk / 16) as u32;
+    if SEAL {
+        ctr::<R>(rk, iv, tail, first);
+    }
+    let mut g = Ghash::new(key, tail.len().div_ceil(16) + 1);
+    g.acc = acc;
+    g.segment(tail);
+    g.block(bswap(load(&ghash::lengths_block(aad.len(), bulk + tail.len()))));
+    if !SEAL {
+        ctr::<R>(rk, iv, tail, first);
+    }
+    store(_mm_xor_si128(bswap(g.acc), mask))
+}
+
+/// Seal over whole batches: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
+/// Returns the GHASH after `acc` and the batches, reduced.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn seal_bulk<const R: usize>(
+    rk: &[__m128i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut c = Counter::new(iv, 0);
+    let mut ks = c.next8();
+    encrypt8::<R>(rk, &mut ks);
+    xor8(&mut data[..BATCH], &ks);
+    for off in (BATCH..data.len()).step_by(BATCH) {
+        let (done, rest) = data.split_at_mut(off);
+        (ks, acc) = aes_ghash8::<R>(rk, c.next8(), key, &done[off - BATCH..], acc);
+        xor8(&mut rest[..BATCH], &ks);
+    }
+    ghash8(key, &data[data.len() - BATCH..], acc)
+}
+
+/// Open over whole batches: each batch is hashed and decrypted in the same step.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
+fn open_bulk<const R: usize>(
+    rk: &[__m128i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    let mut c = Counter::new(iv, 0);
+    for batch in data.chunks_exact_mut(BATCH) {
+        let ks;
+        (ks, acc) = aes_ghash8::<R>(rk, c.next8(), key, batch, acc);
+        xor8(batch, &ks);
+    }
+    acc
+}
+
+/// The counter blocks of a frame from counter `2 + first` (NIST SP 800-38D 7.1 step 5): the
+/// counter lives little-endian in dword 3 and is byte-swapped into place per block (`inc32`
+/// wraps mod 2^32 like the spec).
+struct Counter {
+    c: __m128i,
+}
+
+impl Counter {
+    #[inline]
+    #[target_feature(enable = "sse2")]
+    fn new(iv: &[u8; 12], first: u32) -> Self {
+        let c = load(&super::portable::counter_block(iv, 0));
+        Counter { c: _mm_add_epi32(c, _mm_set_epi32(first.wrapping_add(2) as i32, 0, 0, 0)) }
+    }
+
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    fn next(&mut self) -> __m128i {
+        let swap = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12);
+        let x = _mm_shuffle_epi8(self.c, swap);
+        self.c = _mm_add_epi32(self.c, _mm_set_epi32(1, 0, 0, 0));
+        x
+    }
+
+    #[inline]
+    #[target_feature(enable = "ssse3")]
+    fn next8(&mut self) -> [__m128i; 8] {
+        let mut b = [_mm_setzero_si128(); 8];
+        for x in b.iter_mut() {
+            *x = self.next();
+        }
+        b
+    }
+}
+
+/// XORs eight blocks of keystream into a batch.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn xor8(batch: &mut [u8], ks: &[__m128i; 8]) {
+    for (i, k) in ks.iter().enumerate() {
+        store_at(batch, 16 * i, _mm_xor_si128(*k, load_at(batch, 16 * i)));
+    }
+}
+
+/// Block `i` of the batch at `ct`, byte-reversed, times `H^(8-i)` into the sums; `acc` folded
+/// into block 0.
+#[inline]
+#[target_feature(enable = "pclmulqdq,ssse3")]
+fn mul_block(sums: &mut [__m128i; 3], key: &GcmKeySchedule, ct: &[u8], i: usize, acc: __m128i) {
+    let mut x = bswap(load_at(ct, 16 * i));
+    if i == 0 {
+        x = _mm_xor_si128(x, acc);
+    }
+    let row = MAX_POWERS - 8 + i;
+    let h = load(&key.htab()[row]);
+    let k = load(&key.hkar()[row]);
+    sums[0] = _mm_xor_si128(sums[0], _mm_clmulepi64_si128(x, h, 0x00));
+    sums[2] = _mm_xor_si128(sums[2], _mm_clmulepi64_si128(x, h, 0x11));
+    let xm = _mm_xor_si128(x, _mm_shuffle_epi32(x, 0x4e));
+    sums[1] = _mm_xor_si128(sums[1], _mm_clmulepi64_si128(xm, k, 0x00));
+}
+
+/// The AES rounds of eight counter blocks with the GHASH of the batch `ct` woven in, one block
+/// after each of the first eight inner rounds (every key size has at least nine). Returns the
+/// keystream and the GHASH after `acc` and the batch, reduced.
+#[inline]
+#[target_feature(enable = "aes,pclmulqdq,ssse3")]
+fn aes_ghash8<const R: usize>(
+    rk: &[__m128i; 15],
+    mut b: [__m128i; 8],
+    key: &GcmKeySchedule,
+    ct: &[u8],
+    acc: __m128i,
+) -> ([__m128i; 8], __m128i) {
+    let mut sums = [_mm_setzero_si128(); 3];
+    for x in b.iter_mut() {
+        *x = _mm_xor_si128(*x, rk[0]);
+    }
+    for (r, k) in rk[1..R].iter().enumerate() {
+        for x in b.iter_mut() {
+            *x = _mm_aesenc_si128(*x, *k);
+        }
+        if r < 8 {
+            mul_block(&mut sums, key, ct, r, acc);
+        }
+    }
+    for x in b.iter_mut() {
+        *x = _mm_aesenclast_si128(*x, rk[R]);
+    }
+    (b, reduce(sums[0], sums[1], sums[2]))
+}
+
+/// GHASH of the batch `ct` after `acc`, reduced.
+#[inline]
+#[target_feature(enable = "pclmulqdq,ssse3")]
+fn ghash8(key: &GcmKeySchedule, ct: &[u8], acc: __m128i) -> __m128i {
+    let mut sums = [_mm_setzero_si128(); 3];
+    for i in 0..8 {
+        mul_block(&mut sums, key, ct, i, acc);
+    }
+    reduce(sums[0], sums[1], sums[2])
 }
 
 #[inline]
@@ -310,30 +492,20 @@ fn encrypt8<const R: usize>(rk: &[__m128i; 15], b: &mut [__m128i; 8]) {
     }
 }
 
-/// CTR from counter 2 (NIST SP 800-38D 7.1 step 5). The counter lives little-endian in dword 3
-/// and is byte-swapped into place per block (`inc32` wraps mod 2^32 like the spec).
+/// CTR from counter `2 + first` (NIST SP 800-38D 7.1 step 5), eight blocks at a time, then one.
 #[inline]
 #[target_feature(enable = "aes,ssse3,sse4.1")]
-fn ctr<const R: usize>(rk: &[__m128i; 15], iv: &[u8; 12], data: &mut [u8]) {
-    let swap = _mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12);
-    let one = _mm_set_epi32(1, 0, 0, 0);
-    let mut c = _mm_add_epi32(load(&super::portable::counter_block(iv, 0)), _mm_set_epi32(2, 0, 0, 0));
+fn ctr<const R: usize>(rk: &[__m128i; 15], iv: &[u8; 12], data: &mut [u8], first: u32) {
+    let mut c = Counter::new(iv, first);
     let mut off = 0;
-    while data.len() - off >= 128 {
-        let mut b = [_mm_setzero_si128(); 8];
-        for x in b.iter_mut() {
-            *x = _mm_shuffle_epi8(c, swap);
-            c = _mm_add_epi32(c, one);
-        }
+    while data.len() - off >= BATCH {
+        let mut b = c.next8();
         encrypt8::<R>(rk, &mut b);
-        for (i, x) in b.iter().enumerate() {
-            store_at(data, off + 16 * i, _mm_xor_si128(*x, load_at(data, off + 16 * i)));
-        }
-        off += 128;
+        xor8(&mut data[off..off + BATCH], &b);
+        off += BATCH;
     }
     while off < data.len() {
-        let ks = encrypt1::<R>(rk, _mm_shuffle_epi8(c, swap));
-        c = _mm_add_epi32(c, one);
+        let ks = encrypt1::<R>(rk, c.next());
         let n = (data.len() - off).min(16);
         if n == 16 {
             store_at(data, off, _mm_xor_si128(ks, load_at(data, off)));
