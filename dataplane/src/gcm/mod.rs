@@ -33,11 +33,12 @@
 //!
 //! # Batching
 //! Per burst the engine first encrypts the `J0` blocks of all jobs (four per 512-bit register where
-//! consecutive jobs share a key). Whole 512-octet stretches of a frame take a loop that stitches
-//! CTR and GHASH (the AES rounds of one stretch interleaved with the carry-less multiplies of
-//! another, one reduction per stretch); on `Vaes512` a tail of 256 to 496 octets after them takes
-//! one more step of that loop, with the lengths block in its reduction, so a 1500-octet frame is
-//! stitched whole. The rest (small frames, shorter tails) runs CTR in batches of
+//! consecutive jobs share a key). Whole 512-octet stretches of a frame (256 on `Vaes256`) take a
+//! loop that stitches CTR and GHASH (the AES rounds of one stretch interleaved with the carry-less
+//! multiplies of another, one reduction per stretch); a tail of at least half a stretch after them
+//! (256 to 496 octets on `Vaes512`, 128 to 255 on `Vaes256`) takes one more step of that loop, with
+//! the lengths block in its reduction, so a 1500-octet frame is stitched whole. `AesNi` goes one
+//! frame at a time and stitches its whole 128-octet stretches. The rest (small frames, shorter tails) runs CTR in batches of
 //! eight registers that cross frame boundaries (a burst of 64-octet frames keeps as many AES
 //! chains in flight as one jumbo frame), then GHASH. GHASH is aggregated with `H^1..H^32`: a
 //! frame of up to 32 blocks (AAD, data and lengths together) costs one reduction, and nothing
@@ -45,8 +46,9 @@
 //!
 //! # Paths on this machine (AMD EPYC Zen 5, one core, AES-256, 28-octet AAD, bursts of 32)
 //! `Vaes512` is the fastest everywhere and what `detect` picks; `Vaes256` and `AesNi` follow.
-//! Against ipsec-mb in the same run (AES-256): 64 B 1.8–2.2×, 1500 B 1.18×, 9000 B 0.92–1.03×, IMIX 1.4×
-//! (`bench/RESULTS.md`, run at `caa19df`).
+//! Against ipsec-mb in the same run (AES-256): 64 B 1.8–2.1×, 1500 B 1.13–1.16×, 9000 B 1.05×,
+//! IMIX 1.35–1.47×. `Vaes256` is 1.44–1.49× ring at 1500 B, `AesNi` 0.78–0.79× (`bench/RESULTS.md`,
+//! run at `d729bf8`).
 //!
 //! `unsafe` is confined to the `x86_*` modules (intrinsics behind `#[target_feature]`, entered only
 //! through a token that proves the CPU has the features); the rest forbids it.
