@@ -232,6 +232,45 @@ impl Engine {
     }
 }
 
+/// One register's worth of a frame for CTR on the VAES paths: its key, IV, index among the
+/// frame's groups of a register's width, and the up to that many octets it covers.
+#[cfg(target_arch = "x86_64")]
+type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
+
+/// Groups per CTR batch on the VAES paths: eight registers.
+#[cfg(target_arch = "x86_64")]
+const TAIL_WAYS: usize = 8;
+
+/// The tails of a window's frames (the octets after what the stitched loop covered, given with
+/// each frame; all of a small frame) cut into groups of `G` octets, handed to `flush` a batch at a
+/// time: up to eight consecutive groups of one key, across frame boundaries, so that a burst of
+/// small frames keeps as many AES chains in flight as one large frame. `flush` gets the batch
+/// filled from its start and leaves it as it likes. A plain loop, inlined into each path: as a
+/// `flat_map` it was no longer inlined once the stitched loops grew.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tail_batches<'a, const G: usize>(
+    frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8], usize)>,
+    mut flush: impl FnMut(&mut [Option<Group<'a>>; TAIL_WAYS]),
+) {
+    let mut batch: [Option<Group<'a>>; TAIL_WAYS] = Default::default();
+    let mut n = 0;
+    for (key, iv, data, bulk) in frames {
+        for (g, chunk) in data[bulk..].chunks_mut(G).enumerate() {
+            if n == TAIL_WAYS || (n > 0 && batch[0].as_ref().is_some_and(|b| !std::ptr::eq(b.0, key))) {
+                flush(&mut batch);
+                batch = Default::default();
+                n = 0;
+            }
+            batch[n] = Some((key, *iv, bulk / G + g, chunk));
+            n += 1;
+        }
+    }
+    if n > 0 {
+        flush(&mut batch);
+    }
+}
+
 /// `dst.copy_from_slice(src)` for the partial blocks of a frame (up to 32 octets) as two
 /// fixed-size, possibly overlapping moves: a variable-length `copy_from_slice` is a `memcpy`
 /// call, several per small frame. Longer slices, or slices of different lengths (never passed),

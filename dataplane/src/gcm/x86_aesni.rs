@@ -225,7 +225,7 @@ const BATCH: usize = 128;
 
 /// Seals (`SEAL`) or opens `data` in place; returns the tag over the ciphertext (NIST SP 800-38D
 /// 7.1 and 7.2). A frame shorter than a batch takes CTR, then GHASH; a longer one its whole batches
-/// stitched ([`seal_bulk`], [`open_bulk`]), then the tail the same way.
+/// stitched ([`stitched`]), then the tail the same way.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
 fn crypt<const R: usize, const SEAL: bool>(
@@ -249,7 +249,7 @@ fn crypt<const R: usize, const SEAL: bool>(
     let mut g = Ghash::new(key, aad.len().div_ceil(16));
     g.segment(aad);
     let (whole, tail) = data.split_at_mut(bulk);
-    let acc = if SEAL { seal_bulk::<R>(rk, key, iv, whole, g.acc) } else { open_bulk::<R>(rk, key, iv, whole, g.acc) };
+    let acc = stitched::<R, SEAL>(rk, key, iv, whole, g.acc);
     // The tail's counters follow the batches' (one per block).
     let first = (bulk / 16) as u32;
     if SEAL {
@@ -265,11 +265,12 @@ fn crypt<const R: usize, const SEAL: bool>(
     store(_mm_xor_si128(bswap(g.acc), mask))
 }
 
-/// Seal over whole batches: batch `i` is encrypted while batch `i - 1`, just written, is hashed.
-/// Returns the GHASH after `acc` and the batches, reduced.
+/// CTR and GHASH over whole batches, stitched. Seal: batch `i` is encrypted while batch `i - 1`,
+/// just written, is hashed. Open: each batch is hashed and decrypted in the same step. Returns the
+/// GHASH after `acc` and the batches, reduced.
 #[inline]
 #[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
-fn seal_bulk<const R: usize>(
+fn stitched<const R: usize, const SEAL: bool>(
     rk: &[__m128i; 15],
     key: &GcmKeySchedule,
     iv: &[u8; 12],
@@ -277,6 +278,14 @@ fn seal_bulk<const R: usize>(
     mut acc: __m128i,
 ) -> __m128i {
     let mut c = Counter::new(iv, 0);
+    if !SEAL {
+        for batch in data.chunks_exact_mut(BATCH) {
+            let ks;
+            (ks, acc) = aes_ghash8::<R>(rk, c.next8(), key, batch, acc);
+            xor8(batch, &ks);
+        }
+        return acc;
+    }
     let mut ks = c.next8();
     encrypt8::<R>(rk, &mut ks);
     xor8(&mut data[..BATCH], &ks);
@@ -286,25 +295,6 @@ fn seal_bulk<const R: usize>(
         xor8(&mut rest[..BATCH], &ks);
     }
     ghash8(key, &data[data.len() - BATCH..], acc)
-}
-
-/// Open over whole batches: each batch is hashed and decrypted in the same step.
-#[inline]
-#[target_feature(enable = "aes,pclmulqdq,ssse3,sse4.1")]
-fn open_bulk<const R: usize>(
-    rk: &[__m128i; 15],
-    key: &GcmKeySchedule,
-    iv: &[u8; 12],
-    data: &mut [u8],
-    mut acc: __m128i,
-) -> __m128i {
-    let mut c = Counter::new(iv, 0);
-    for batch in data.chunks_exact_mut(BATCH) {
-        let ks;
-        (ks, acc) = aes_ghash8::<R>(rk, c.next8(), key, batch, acc);
-        xor8(batch, &ks);
-    }
-    acc
 }
 
 /// The counter blocks of a frame from counter `2 + first` (NIST SP 800-38D 7.1 step 5): the

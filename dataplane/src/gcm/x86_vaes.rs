@@ -20,7 +20,7 @@
 use core::arch::x86_64::*;
 
 use super::key::{GcmKeySchedule, MAX_POWERS};
-use super::{ghash, OpenJob, SealJob};
+use super::{ghash, Group, OpenJob, SealJob};
 
 /// Proof that this CPU has AVX2, VAES, VPCLMULQDQ, AES-NI and PCLMULQDQ.
 #[derive(Clone, Copy, Debug)]
@@ -153,48 +153,24 @@ fn j0_masks<'k>(n: usize, job: impl Fn(usize) -> (&'k GcmKeySchedule, &'k [u8; 1
 /// [`j0_masks`]).
 type Masks = [[u8; 16]; BURST + 2];
 
-/// One register's worth of a frame for CTR: its key, IV, index among the frame's 32-octet
-/// groups, and the up to 32 octets it covers.
-type Group<'a> = (&'a GcmKeySchedule, [u8; 12], usize, &'a mut [u8]);
-
-/// CTR over the tails of every frame of a window (the octets after what [`bulk_stitched`]
-/// covered, given with each frame; all of a small frame), eight registers at a time across frame boundaries, so a burst of small frames
-/// keeps as many AES chains in flight as one large frame. A batch holds consecutive groups of
-/// one key.
+/// CTR over the tails of every frame of a window ([`super::tail_batches`], groups of one
+/// register), eight registers at a time.
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
 fn ctr_tails<'a>(frames: impl Iterator<Item = (&'a GcmKeySchedule, &'a [u8; 12], &'a mut [u8], usize)>) {
-    // A plain loop: as a `flat_map` it was no longer inlined once the stitched loop grew.
-    let mut batch: [Option<Group<'a>>; WAYS] = Default::default();
-    let mut n = 0;
-    for (key, iv, data, bulk) in frames {
-        for (g, chunk) in data[bulk..].chunks_mut(32).enumerate() {
-            if n == WAYS || (n > 0 && batch[0].as_ref().is_some_and(|b| !std::ptr::eq(b.0, key))) {
-                ctr_flush(&mut batch);
-                n = 0;
-            }
-            batch[n] = Some((key, *iv, bulk / 32 + g, chunk));
-            n += 1;
-        }
-    }
-    if n > 0 {
-        ctr_flush(&mut batch);
-    }
+    super::tail_batches::<32>(frames, |batch| ctr_flush(batch));
 }
 
-/// CTR over the groups of `batch` (one key), which is left empty.
+/// CTR over the groups of `batch` (one key).
 #[inline]
 #[target_feature(enable = "avx2,vaes,aes")]
 fn ctr_flush(batch: &mut [Option<Group<'_>>; WAYS]) {
-    let Some(key) = batch[0].as_ref().map(|g| g.0) else {
-        return;
-    };
-    if key.rounds() == 14 {
-        ctr_batch::<14>(&round_keys::<14>(key), batch);
-    } else {
-        ctr_batch::<10>(&round_keys::<10>(key), batch);
+    if let Some(key) = batch[0].as_ref().map(|g| g.0) {
+        match key.rounds() {
+            14 => ctr_batch::<14>(&round_keys::<14>(key), batch),
+            _ => ctr_batch::<10>(&round_keys::<10>(key), batch),
+        }
     }
-    *batch = Default::default();
 }
 
 /// Octets of one CTR batch (eight registers, 16 blocks).
