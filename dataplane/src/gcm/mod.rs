@@ -38,9 +38,9 @@
 //! multiplies of another, one reduction per stretch); a tail of at least half a stretch after them
 //! (256 to 496 octets on `Vaes512`, 128 to 255 on `Vaes256`) takes one more step of that loop, with
 //! the lengths block in its reduction, so a 1500-octet frame is stitched whole. `AesNi` goes one
-//! frame at a time and stitches its whole 128-octet stretches. The rest (small frames, shorter tails) runs CTR in batches of
-//! eight registers that cross frame boundaries (a burst of 64-octet frames keeps as many AES
-//! chains in flight as one jumbo frame), then GHASH. GHASH is aggregated with `H^1..H^32`: a
+//! frame at a time and stitches its whole 128-octet stretches. The rest (small frames, shorter
+//! tails) runs CTR in batches of eight registers that cross frame boundaries (a burst of 64-octet
+//! frames keeps as many AES chains in flight as one jumbo frame), then GHASH. GHASH is aggregated with `H^1..H^32`: a
 //! frame of up to 32 blocks (AAD, data and lengths together) costs one reduction, and nothing
 //! chains one frame's GHASH to the next, so the CPU overlaps frames.
 //!

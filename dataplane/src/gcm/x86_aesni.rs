@@ -482,18 +482,14 @@ fn encrypt8<const R: usize>(rk: &[__m128i; 15], b: &mut [__m128i; 8]) {
     }
 }
 
-/// CTR from counter `2 + first` (NIST SP 800-38D 7.1 step 5), eight blocks at a time, then one.
+/// CTR from counter `2 + first` (NIST SP 800-38D 7.1 step 5), one block at a time: what is
+/// left to it is shorter than a batch (a small frame, or the tail after [`stitched`]), and the
+/// out-of-order core overlaps its independent blocks.
 #[inline]
 #[target_feature(enable = "aes,ssse3,sse4.1")]
 fn ctr<const R: usize>(rk: &[__m128i; 15], iv: &[u8; 12], data: &mut [u8], first: u32) {
     let mut c = Counter::new(iv, first);
     let mut off = 0;
-    while data.len() - off >= BATCH {
-        let mut b = c.next8();
-        encrypt8::<R>(rk, &mut b);
-        xor8(&mut data[off..off + BATCH], &b);
-        off += BATCH;
-    }
     while off < data.len() {
         let ks = encrypt1::<R>(rk, c.next());
         let n = (data.len() - off).min(16);

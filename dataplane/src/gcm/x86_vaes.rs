@@ -268,7 +268,7 @@ fn seal_stitched<const R: usize>(
             s.batch_reg(key, *x, acc, r);
         }
     });
-    let ct = xor_tail(tail, &ks);
+    let ct = xor_tail(tail, tail_regs(tail), &ks);
     let mut sums = Sums::new();
     // Steps 0..=WAYS: the tail's registers, then a zero one (the step of the lengths block when
     // the tail fills every register).
@@ -308,7 +308,7 @@ fn open_stitched<const R: usize>(
         let x = ct.get(r).copied().unwrap_or_else(|| _mm256_setzero_si256());
         s.tail_reg(key, x, tail.len(), acc, lengths, r);
     });
-    xor_tail(tail, &ks);
+    xor_tail(tail, ct, &ks);
     acc
 }
 
@@ -370,12 +370,11 @@ fn tail_regs(tail: &[u8]) -> [__m256i; WAYS] {
     out
 }
 
-/// XORs keystream into a tail of fewer than `BULK` octets; returns the result by register, zero
-/// past the tail.
+/// XORs keystream into a tail of fewer than `BULK` octets, given as loaded by [`tail_regs`] (open
+/// has loaded it already to hash it); returns the result by register, zero past the tail.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn xor_tail(tail: &mut [u8], ks: &[__m256i; WAYS]) -> [__m256i; WAYS] {
-    let mut out = tail_regs(tail);
+fn xor_tail(tail: &mut [u8], mut out: [__m256i; WAYS], ks: &[__m256i; WAYS]) -> [__m256i; WAYS] {
     for ((o, k), chunk) in out.iter_mut().zip(ks).zip(tail.chunks_mut(32)) {
         let n = chunk.len();
         *o = _mm256_and_si256(_mm256_xor_si256(*o, *k), load256(&KEEP[32 - n..]));
