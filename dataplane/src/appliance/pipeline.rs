@@ -16,7 +16,6 @@ use super::policy::{self, HostAction, WireAction};
 use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob, IV_LEN};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
-use crate::secy::sa::SaCrypto;
 use crate::secy::validate::{self, Classified, RxVerdict};
 use crate::secy::{
     batch, xpn, FrameBuf, Iv, OpenItem, Pn, RxSaStats, RxScStats, Sci, SealItem, SecyConfig, SecyStats, TxSaStats,
@@ -290,9 +289,13 @@ pub enum Pending {
     Check { c: Classified, sa_id: u64, lowest: Pn, valid: Option<bool> },
 }
 
-/// Protect work of one burst, from the in-order stage (policy, PN reservation) to the parallel one.
+/// Protect work of one burst, from the in-order stage (policy, PN reservation) to the parallel one
+/// of the same worker. It names the transmit SA by id instead of holding its `Arc`: the worker's
+/// table does not change between the two stages, and the reference count's two atomic
+/// operations per burst each waited for the burst's encrypted stores to drain (perf).
 pub struct ProtectPlan {
-    tx: Option<(Arc<TxSaKey>, u64)>,
+    /// The SA's id and the burst's first reserved PN.
+    tx: Option<(u64, u64)>,
     protect: bool,
 }
 
@@ -427,53 +430,6 @@ fn open_run<B: FrameBuf>(sa: &RxSaKey, frames: &mut [B], pending: &mut [Pending]
     }
 }
 
-/// Phase 2 of protect on the own engine: the chunk's frames become engine jobs directly, one
-/// `seal_batch`, then each tag goes to its frame's ICV slot.
-fn seal_jobs<B: FrameBuf>(
-    engine: Engine,
-    key: &GcmKeySchedule,
-    crypto: &SaCrypto,
-    sci: Sci,
-    frames: &mut [B],
-    spans: &[Option<(Pn, usize)>],
-) {
-    let mut jobs: [SealJob<'_>; MAX_BATCH] =
-        std::array::from_fn(|_| SealJob { key, iv: [0; IV_LEN], aad: &[], data: &mut [], tag: [0; ICV_LEN] });
-    let mut icvs: [Option<&mut [u8; ICV_LEN]>; MAX_BATCH] = std::array::from_fn(|_| None);
-    let mut n = 0;
-    for (f, span) in frames.iter_mut().zip(spans) {
-        let Some((pn, aad_len)) = *span else { continue };
-        // protect_header left AAD, data and the ICV slot in place.
-        let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { continue };
-        if let (Some(job), Some(slot)) = (jobs.get_mut(n), icvs.get_mut(n)) {
-            *job = SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] };
-            *slot = Some(icv);
-            n += 1;
-        }
-    }
-    engine.seal_batch(&mut jobs[..n]);
-    for (job, icv) in jobs.iter().zip(icvs).take(n) {
-        if let Some(icv) = icv {
-            *icv = job.tag;
-        }
-    }
-}
-
-/// Phase 2 of protect on any other backend: one [`GcmKey::seal_batch`](crate::secy::GcmKey::seal_batch).
-fn seal_items<B: FrameBuf>(crypto: &SaCrypto, sci: Sci, frames: &mut [B], spans: &[Option<(Pn, usize)>]) {
-    let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
-    let mut n = 0;
-    for (f, span) in frames.iter_mut().zip(spans) {
-        let Some((pn, aad_len)) = *span else { continue };
-        let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { continue };
-        if let Some(item) = items.get_mut(n) {
-            *item = SealItem { iv: crypto.iv(sci, pn), aad, data, icv };
-            n += 1;
-        }
-    }
-    crypto.key().seal_batch(&mut items[..n]);
-}
-
 /// What validation reads once per burst instead of once per frame.
 struct RxBurst {
     mode: EncryptionMode,
@@ -553,10 +509,11 @@ impl SecyWorker {
         let table = self.keys.refresh();
         let mode = self.ctx.mode();
         let secured = table.has_any_sa();
-        let tx = table.tx.clone();
+        let tx = table.tx.as_deref();
         let protect = policy::host_action(mode, true, secured) == HostAction::Protect;
         // The same for every frame of the burst: decided once.
         let action = policy::host_action(mode, tx.is_some(), secured);
+        let counters = &mut self.counters;
         let mut to_protect = 0u64;
         for (f, d) in frames.iter().zip(out.iter_mut()) {
             *d = match action {
@@ -566,108 +523,165 @@ impl SecyWorker {
                         Disposition::Forward
                     }
                     Err(e) => {
-                        self.count_tx_drop(Some(e));
+                        counters.count_tx_drop(Some(e));
                         Disposition::Drop
                     }
                 },
                 HostAction::PassClear => {
-                    self.counters.forwarded_tx += 1;
+                    counters.forwarded_tx += 1;
                     Disposition::Forward
                 }
                 HostAction::Drop => {
-                    self.counters.policy_drops_tx += 1;
+                    counters.policy_drops_tx += 1;
                     Disposition::Drop
                 }
             };
         }
         let Some(tx) = tx.filter(|_| to_protect > 0) else { return ProtectPlan { tx: None, protect } };
         let Some(first) = tx.reserve(to_protect) else {
-            self.drop_all_protect(out);
+            counters.drop_all_protect(out);
             return ProtectPlan { tx: None, protect };
         };
         if first.0.saturating_add(to_protect) > self.ctx.pn_threshold {
             self.ctx.threshold_reached.store(true, Ordering::Relaxed);
         }
-        ProtectPlan { tx: Some((tx, first.0)), protect }
+        ProtectPlan { tx: Some((tx.id, first.0)), protect }
     }
 
     /// The parallel part of protect: SecTAGs and IVs with the reserved PNs, then one batched
-    /// AES-GCM call for the burst.
+    /// AES-GCM call for the burst. Runs on the worker that made `plan`, against the same table.
     pub fn apply_protect<B: FrameBuf>(&mut self, plan: &ProtectPlan, frames: &mut [B], out: &mut [Disposition]) {
-        let Some((tx, first)) = plan.tx.as_ref().filter(|_| plan.protect) else { return };
-        let mut pn = *first;
+        let Some((id, first)) = plan.tx.filter(|_| plan.protect) else { return };
+        let Some(tx) = self.keys.table().tx.as_deref().filter(|tx| tx.id == id) else {
+            // Only if the table changed between the stages: the PNs were reserved on an SA
+            // that is gone, so the frames cannot be sent.
+            self.counters.drop_all_protect(out);
+            return;
+        };
+        let mut pn = first;
         for (frames, out) in frames.chunks_mut(MAX_BATCH).zip(out.chunks_mut(MAX_BATCH)) {
-            pn = self.protect_chunk(tx, pn, frames, out);
+            pn = protect_chunk(&self.ctx, &mut self.counters, tx, pn, frames, out);
         }
     }
+}
 
-    /// Up to [`MAX_BATCH`] frames of [`Self::apply_protect`]; returns the next PN.
-    fn protect_chunk<B: FrameBuf>(
-        &mut self,
-        tx: &TxSaKey,
-        mut pn: u64,
-        frames: &mut [B],
-        out: &mut [Disposition],
-    ) -> u64 {
-        // Phase 1, frame by frame (802.1AE-2018 10.5): SecTAG and the frame's PN. The verdict
-        // follows the configuration, so it is the same for every frame: counted once per chunk.
-        let mut spans: [Option<(Pn, usize)>; MAX_BATCH] = [None; MAX_BATCH];
-        let (mut verdict, mut sent, mut octets) = (None, 0u64, 0u64);
-        for ((f, d), span) in frames.iter_mut().zip(out.iter_mut()).zip(spans.iter_mut()) {
-            if *d != Disposition::Forward {
-                continue;
-            }
-            let user = (f.len() - MAC_ADDRS_LEN) as u64;
-            match batch::protect_header(&self.ctx.cfg, self.ctx.sci, tx.an, Pn(pn), f) {
-                Ok((v, aad_len)) => {
-                    (verdict, sent, octets) = (Some(v), sent + 1, octets + user);
-                    *span = Some((Pn(pn), aad_len));
+/// Up to [`MAX_BATCH`] frames of [`SecyWorker::apply_protect`]; returns the next PN. On the own
+/// engine each frame becomes an engine job as its SecTAG is written, and the chunk is one
+/// `seal_batch`; on another backend, one [`GcmKey::seal_batch`](crate::secy::GcmKey::seal_batch).
+fn protect_chunk<B: FrameBuf>(
+    ctx: &SecyContext,
+    counters: &mut SecyCounters,
+    tx: &TxSaKey,
+    pn: u64,
+    frames: &mut [B],
+    out: &mut [Disposition],
+) -> u64 {
+    let header = batch::TxHeader::new(&ctx.cfg, ctx.sci, tx.an);
+    let (crypto, sci) = (&tx.crypto, ctx.sci);
+    let an = tx.an.index();
+    match crypto.key().engine() {
+        Some((engine, key)) => {
+            let mut jobs: [SealJob<'_>; MAX_BATCH] =
+                std::array::from_fn(|_| SealJob { key, iv: [0; IV_LEN], aad: &[], data: &mut [], tag: [0; ICV_LEN] });
+            let mut icvs: [Option<&mut [u8; ICV_LEN]>; MAX_BATCH] = std::array::from_fn(|_| None);
+            let mut n = 0;
+            let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
+                let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
+                if let (Some(job), Some(slot)) = (jobs.get_mut(n), icvs.get_mut(n)) {
+                    *job = SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] };
+                    *slot = Some(icv);
+                    n += 1;
                 }
-                Err(e) => {
-                    self.count_tx_drop(Some(e));
-                    *d = Disposition::Drop;
+            });
+            engine.seal_batch(&mut jobs[..n]);
+            for (job, icv) in jobs.iter().zip(icvs).take(n) {
+                if let Some(icv) = icv {
+                    *icv = job.tag;
                 }
             }
-            // The reservation covered every PN of the burst; past the burst's last frame at PN
-            // 2^64-1 (XPN) the next value is never used, so wrapping there is harmless.
-            pn = pn.wrapping_add(1);
+            next
         }
-        if let Some(v) = verdict {
-            self.count_protected(v, tx.an.index(), sent, octets);
+        None => {
+            let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
+            let mut n = 0;
+            let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
+                let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
+                if let Some(item) = items.get_mut(n) {
+                    *item = SealItem { iv: crypto.iv(sci, pn), aad, data, icv };
+                    n += 1;
+                }
+            });
+            crypto.key().seal_batch(&mut items[..n]);
+            next
         }
-        // Phase 2: one AES-GCM call for every frame of the burst.
-        match tx.crypto.key().engine() {
-            Some((engine, key)) => seal_jobs(engine, key, &tx.crypto, self.ctx.sci, frames, &spans),
-            None => seal_items(&tx.crypto, self.ctx.sci, frames, &spans),
-        }
-        pn
     }
+}
 
+/// Phase 1 of protect, frame by frame (802.1AE-2018 10.5): the SecTAG with the frame's PN,
+/// then `ready(frame, pn, aad_len)` for its AES-GCM. Returns the next PN. The verdict follows
+/// the configuration, so it is the same for every frame: counted once per chunk.
+fn write_headers<'a, B: FrameBuf>(
+    header: &batch::TxHeader,
+    counters: &mut SecyCounters,
+    an: usize,
+    mut pn: u64,
+    frames: &'a mut [B],
+    out: &mut [Disposition],
+    mut ready: impl FnMut(&'a mut B, Pn, usize),
+) -> u64 {
+    let (mut sent, mut octets) = (0u64, 0u64);
+    for (f, d) in frames.iter_mut().zip(out.iter_mut()) {
+        if *d != Disposition::Forward {
+            continue;
+        }
+        let len = f.len();
+        match header.write(Pn(pn), f) {
+            Ok(aad_len) => {
+                // write checked that the frame holds DA and SA.
+                (sent, octets) = (sent + 1, octets + (len - MAC_ADDRS_LEN) as u64);
+                ready(f, Pn(pn), aad_len);
+            }
+            Err(e) => {
+                counters.count_tx_drop(Some(e));
+                *d = Disposition::Drop;
+            }
+        }
+        // The reservation covered every PN of the burst; past the burst's last frame at PN
+        // 2^64-1 (XPN) the next value is never used, so wrapping there is harmless.
+        pn = pn.wrapping_add(1);
+    }
+    if sent > 0 {
+        counters.count_protected(header.verdict, an, sent, octets);
+    }
+    pn
+}
+
+impl SecyCounters {
     fn drop_all_protect(&mut self, out: &mut [Disposition]) {
         for d in out.iter_mut().filter(|d| **d == Disposition::Forward) {
             *d = Disposition::Drop;
-            self.counters.protect_drops += 1;
+            self.protect_drops += 1;
         }
     }
 
     /// Counts `frames` frames of `user_octets` User Data in all, protected with verdict `v`.
     fn count_protected(&mut self, v: TxVerdict, an: usize, frames: u64, user_octets: u64) {
-        self.counters.forwarded_tx += frames;
+        self.forwarded_tx += frames;
         if v == TxVerdict::Encrypted {
-            self.counters.tx_sa[an].out_pkts_encrypted += frames;
-            self.counters.tx_sc.out_pkts_encrypted += frames;
-            self.counters.tx_sc.out_octets_encrypted += user_octets;
+            self.tx_sa[an].out_pkts_encrypted += frames;
+            self.tx_sc.out_pkts_encrypted += frames;
+            self.tx_sc.out_octets_encrypted += user_octets;
         } else {
-            self.counters.tx_sa[an].out_pkts_protected += frames;
-            self.counters.tx_sc.out_pkts_protected += frames;
-            self.counters.tx_sc.out_octets_protected += user_octets;
+            self.tx_sa[an].out_pkts_protected += frames;
+            self.tx_sc.out_pkts_protected += frames;
+            self.tx_sc.out_octets_protected += user_octets;
         }
     }
 
     fn count_tx_drop(&mut self, e: Option<TxDrop>) {
         match e {
-            Some(TxDrop::TooLong) => self.counters.secy.out_pkts_too_long += 1,
-            _ => self.counters.protect_drops += 1,
+            Some(TxDrop::TooLong) => self.secy.out_pkts_too_long += 1,
+            _ => self.protect_drops += 1,
         }
     }
 }

@@ -18,21 +18,70 @@ pub fn protect_header<B: FrameBuf>(
     pn: Pn,
     frame: &mut B,
 ) -> Result<(TxVerdict, usize), TxDrop> {
-    let len = frame.len();
-    protect::check_len(cfg, len)?;
-    grow(frame)?;
-    let user_len = len - MAC_ADDRS_LEN;
-    // 802.1AE-2018 9.5: E and C are both set for confidentiality, both clear for integrity only.
-    let tci = Tci::default().with(Tci::E, cfg.confidentiality).with(Tci::C, cfg.confidentiality);
-    let tag = SecTagRepr { tci, an, sl: SecTagRepr::short_length(user_len), pn: pn.wire(), sci: Some(sci) };
-    let bytes = frame.bytes_mut();
-    // The frame grew by SECTAG_LEN_SCI in front: move DA and SA back to the start.
-    protect::move_mac_addrs(bytes, SECTAG_LEN_SCI, 0);
-    tag.emit(&mut bytes[MAC_ADDRS_LEN..]).map_err(|_| TxDrop::NoRoom)?;
-    // 802.1AE-2018 14.1: A = DA ‖ SA ‖ SecTAG (‖ the User Data left in clear), P = the rest.
-    let clear = if cfg.confidentiality { cfg.confidentiality_offset.octets().min(user_len) } else { user_len };
-    let verdict = if cfg.confidentiality { TxVerdict::Encrypted } else { TxVerdict::Protected };
-    Ok((verdict, MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear))
+    let header = TxHeader::new(cfg, sci, an);
+    header.write(pn, frame).map(|aad_len| (header.verdict, aad_len))
+}
+
+/// [`protect_header`] with what is the same for every frame of a burst worked out once: the
+/// SecTAG but its SL and PN, the verdict and the AAD rule. [`TxHeader::write`] then costs one
+/// bounds check and three stores per frame.
+#[derive(Clone, Copy, Debug)]
+pub struct TxHeader {
+    /// `88e5 | TCI/AN | SL=0 | PN=0 | SCI`: SL and PN are filled in per frame.
+    tag: [u8; SECTAG_LEN_SCI],
+    max_frame_len: usize,
+    /// Octets of User Data left in clear (the confidentiality offset), if encrypting.
+    offset: Option<usize>,
+    pub verdict: TxVerdict,
+}
+
+impl TxHeader {
+    pub fn new(cfg: &SecyConfig, sci: Sci, an: An) -> Self {
+        // 802.1AE-2018 9.5: E and C are both set for confidentiality, both clear for integrity
+        // only; the SCI is always sent (SC set).
+        let tci = Tci::default().with(Tci::E, cfg.confidentiality).with(Tci::C, cfg.confidentiality);
+        let repr = SecTagRepr { tci, an, sl: 0, pn: 0, sci: Some(sci) };
+        let mut tag = [0u8; SECTAG_LEN_SCI];
+        // SECTAG_LEN_SCI octets is what a SecTAG with an SCI needs: emit cannot fail.
+        let _ = repr.emit(&mut tag);
+        let confidentiality = cfg.confidentiality;
+        TxHeader {
+            tag,
+            max_frame_len: cfg.max_frame_len,
+            offset: confidentiality.then(|| cfg.confidentiality_offset.octets()),
+            verdict: if confidentiality { TxVerdict::Encrypted } else { TxVerdict::Protected },
+        }
+    }
+
+    /// Grows `frame` by the SecTAG in front and the ICV slot behind, writes the SecTAG with
+    /// `pn` and returns the AAD length. On error the frame is unchanged.
+    #[inline]
+    pub fn write<B: FrameBuf>(&self, pn: Pn, frame: &mut B) -> Result<usize, TxDrop> {
+        let len = frame.len();
+        protect::check_len_max(self.max_frame_len, len)?;
+        grow(frame)?;
+        let user_len = len - MAC_ADDRS_LEN;
+        let mut tag = self.tag;
+        // 802.1AE-2018 9.7 and 9.8: SL (the Secure Data length when below 48) and the PN's
+        // low 32 bits, big-endian.
+        tag[3] = SecTagRepr::short_length(user_len);
+        tag[4..8].copy_from_slice(&pn.wire().to_be_bytes());
+        // The frame grew by SECTAG_LEN_SCI in front: DA and SA move back to the start, and the
+        // SecTAG goes behind them.
+        let Some(head) = frame.bytes_mut().first_chunk_mut::<{ MAC_ADDRS_LEN + SECTAG_LEN_SCI }>() else {
+            // Not reached: the frame holds at least DA, SA and the SecTAG once grown.
+            frame.trim_front(SECTAG_LEN_SCI);
+            frame.trim_back(ICV_LEN);
+            return Err(TxDrop::NoRoom);
+        };
+        let mut macs = [0u8; MAC_ADDRS_LEN];
+        macs.copy_from_slice(&head[SECTAG_LEN_SCI..]);
+        head[..MAC_ADDRS_LEN].copy_from_slice(&macs);
+        head[MAC_ADDRS_LEN..].copy_from_slice(&tag);
+        // 802.1AE-2018 14.1: A = DA ‖ SA ‖ SecTAG (‖ the User Data left in clear), P = the rest.
+        let clear = self.offset.map_or(user_len, |o| o.min(user_len));
+        Ok(MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear)
+    }
 }
 
 /// Splits a frame prepared by [`protect_header`] into `(AAD, data, ICV slot)`.
@@ -68,7 +117,47 @@ fn grow<B: FrameBuf>(frame: &mut B) -> Result<(), TxDrop> {
 mod tests {
     use super::*;
     use crate::secy::sa::SaCrypto;
-    use crate::secy::{CipherSuite, RingBackend, SaParams, Sak, SealItem};
+    use crate::secy::{CipherSuite, ConfidentialityOffset, RingBackend, SaParams, Sak, SealItem};
+    use proptest::prelude::*;
+
+    /// What `protect_header` did before `TxHeader`: the SecTAG through `SecTagRepr::emit`.
+    fn by_repr(cfg: &SecyConfig, sci: Sci, an: An, pn: Pn, frame: &mut Vec<u8>) -> Result<(TxVerdict, usize), TxDrop> {
+        let len = frame.len();
+        protect::check_len(cfg, len)?;
+        grow(frame)?;
+        let user_len = len - MAC_ADDRS_LEN;
+        let tci = Tci::default().with(Tci::E, cfg.confidentiality).with(Tci::C, cfg.confidentiality);
+        let tag = SecTagRepr { tci, an, sl: SecTagRepr::short_length(user_len), pn: pn.wire(), sci: Some(sci) };
+        protect::move_mac_addrs(frame, SECTAG_LEN_SCI, 0);
+        tag.emit(&mut frame[MAC_ADDRS_LEN..]).map_err(|_| TxDrop::NoRoom)?;
+        let clear = if cfg.confidentiality { cfg.confidentiality_offset.octets().min(user_len) } else { user_len };
+        let verdict = if cfg.confidentiality { TxVerdict::Encrypted } else { TxVerdict::Protected };
+        Ok((verdict, MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear))
+    }
+
+    proptest! {
+        #[test]
+        fn tx_header_is_the_repr_path(
+            len in 0usize..120,
+            an in 0u8..4,
+            pn in any::<u64>(),
+            sci in any::<u64>(),
+            confidentiality in any::<bool>(),
+            offset in prop::sample::select(vec![0usize, 30, 50]),
+            max_frame_len in prop::sample::select(vec![64usize, 100, 1518]),
+        ) {
+            let mut cfg = SecyConfig::new(CipherSuite::GcmAes256);
+            cfg.confidentiality = confidentiality;
+            cfg.confidentiality_offset = ConfidentialityOffset::from_octets(offset).unwrap();
+            cfg.max_frame_len = max_frame_len;
+            let frame: Vec<u8> = (0..len).map(|b| b as u8 ^ 0x5a).collect();
+            let (sci, an) = (Sci(sci), An::new(an).unwrap());
+            let (mut want, mut got) = (frame.clone(), frame);
+            let w = by_repr(&cfg, sci, an, Pn(pn), &mut want);
+            prop_assert_eq!(protect_header(&cfg, sci, an, Pn(pn), &mut got), w);
+            prop_assert_eq!(got, want);
+        }
+    }
 
     /// Header + batched seal gives the same octets as `protect_with`.
     #[test]

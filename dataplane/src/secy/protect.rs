@@ -94,10 +94,16 @@ pub fn protect<B: FrameBuf>(
 
 /// A frame of `len` octets can be protected: not a runt, and not too long once protected.
 pub fn check_len(cfg: &SecyConfig, len: usize) -> Result<(), TxDrop> {
+    check_len_max(cfg.max_frame_len, len)
+}
+
+/// [`check_len`] against a maximum frame length of `max_frame_len` octets.
+#[inline]
+pub fn check_len_max(max_frame_len: usize, len: usize) -> Result<(), TxDrop> {
     if len < MAC_ADDRS_LEN + 2 {
         return Err(TxDrop::Runt);
     }
-    if len + OVERHEAD > cfg.max_frame_len {
+    if len + OVERHEAD > max_frame_len {
         return Err(TxDrop::TooLong);
     }
     Ok(())
