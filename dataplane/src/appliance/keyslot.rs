@@ -18,6 +18,7 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 
+use crate::gcm::Engine;
 use crate::secy::sa::SaCrypto;
 use crate::secy::{An, Pn, Sci};
 
@@ -91,6 +92,13 @@ impl SaTable {
     /// The receive channel index of `sci`.
     pub fn rx_channel(&self, sci: Sci) -> Option<usize> {
         self.rx.iter().position(|c| c.sci == sci)
+    }
+
+    /// The own engine the receive SAs' keys run on, if their backend is it (one backend per
+    /// SecY: the first key found tells).
+    pub fn engine(&self) -> Option<Engine> {
+        let sa = self.rx.iter().flat_map(|c| c.sas.iter().flatten()).next()?;
+        sa.crypto.key().engine().map(|(engine, _)| engine)
     }
 
     /// Whether any SA is installed (policy: `should_encrypt` stops passing clear frames).

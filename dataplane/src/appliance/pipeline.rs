@@ -8,12 +8,13 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
+use arrayvec::ArrayVec;
 use crossbeam_utils::CachePadded;
 
 use super::config::EncryptionMode;
 use super::keyslot::{KeyReader, KeySlot, RxSaKey, SaTable, TxSaKey};
 use super::policy::{self, HostAction, WireAction};
-use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob, IV_LEN};
+use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
 use crate::secy::validate::{self, Classified, RxVerdict};
@@ -318,80 +319,10 @@ fn rx_key(table: &SaTable, ch: u8, an: u8) -> Option<&RxSaKey> {
     table.rx.get(usize::from(ch)).and_then(|c| c.sas[usize::from(an) & 3].as_deref())
 }
 
-/// Sets the AES-GCM result of frame `i` of the burst.
-fn set_valid(pending: &mut [Pending], i: usize, ok: bool) {
-    if let Some(Pending::Check { valid, .. }) = pending.get_mut(i) {
+/// Sets the AES-GCM result of a frame.
+fn set_valid(pending: &mut Pending, ok: bool) {
+    if let Pending::Check { valid, .. } = pending {
         *valid = Some(ok);
-    }
-}
-
-/// Runs every pending AES-GCM check of a burst, then sets each frame's `valid`. `table` is the
-/// one the frames were classified against. On the own engine the whole burst is one
-/// `open_batch` of engine jobs, whatever SAs its frames use ([`open_jobs`]); on another backend,
-/// one [`GcmKey::open_batch`](crate::secy::GcmKey::open_batch) per run of consecutive frames of
-/// the same SA ([`open_run`]).
-fn open_burst<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
-    let first = opens.iter().flatten().next().and_then(|o| rx_key(table, o.ch, o.an));
-    match first.and_then(|k| k.crypto.key().engine()) {
-        Some((engine, key)) => open_jobs(engine, key, table, frames, pending, opens),
-        None => open_runs(table, frames, pending, opens),
-    }
-}
-
-/// The burst's checks as engine jobs, one `open_batch`. `placeholder` fills the unused jobs. A
-/// key of another backend (never mixed in practice) gets its frame opened alone.
-fn open_jobs<B: FrameBuf>(
-    engine: Engine,
-    placeholder: &GcmKeySchedule,
-    table: &SaTable,
-    frames: &mut [B],
-    pending: &mut [Pending],
-    opens: &[Option<Open>],
-) {
-    let mut jobs: [OpenJob<'_>; MAX_BATCH] = std::array::from_fn(|_| OpenJob {
-        key: placeholder,
-        iv: [0; IV_LEN],
-        aad: &[],
-        data: &mut [],
-        tag: [0; ICV_LEN],
-        ok: false,
-    });
-    let mut which = [0u8; MAX_BATCH];
-    // The last SA looked up: a burst is usually one SA.
-    let mut last: Option<((u8, u8), &GcmKeySchedule)> = None;
-    let mut n = 0;
-    let m = frames.len().min(opens.len()).min(MAX_BATCH);
-    for (i, f) in frames[..m].iter_mut().enumerate() {
-        let Some(o) = &opens[i] else { continue };
-        let sa = (o.ch, o.an);
-        let key = match last {
-            Some((s, key)) if s == sa => key,
-            _ => {
-                // Classified against this table, so the SA is there; if not, `valid` stays false.
-                let Some(k) = rx_key(table, o.ch, o.an) else { continue };
-                let Some((_, key)) = k.crypto.key().engine() else {
-                    let ok = f
-                        .bytes_mut()
-                        .split_at_mut_checked(o.aad_len)
-                        .is_some_and(|(aad, rest)| k.crypto.key().open(&o.iv, aad, rest).is_ok());
-                    set_valid(pending, i, ok);
-                    continue;
-                };
-                last = Some((sa, key));
-                key
-            }
-        };
-        let Some((aad, rest)) = f.bytes_mut().split_at_mut_checked(o.aad_len) else { continue };
-        let Some((data, icv)) = rest.split_last_chunk_mut::<ICV_LEN>() else { continue };
-        if let (Some(job), Some(w)) = (jobs.get_mut(n), which.get_mut(n)) {
-            *job = OpenJob { key, iv: o.iv.0, aad, data, tag: *icv, ok: false };
-            *w = i as u8; // i < MAX_BATCH
-            n += 1;
-        }
-    }
-    engine.open_batch(&mut jobs[..n]);
-    for (job, &i) in jobs.iter().zip(&which).take(n) {
-        set_valid(pending, usize::from(i), job.ok);
     }
 }
 
@@ -413,47 +344,194 @@ fn open_runs<B: FrameBuf>(table: &SaTable, frames: &mut [B], pending: &mut [Pend
 
 /// One `open_batch` over the frames of one SA.
 fn open_run<B: FrameBuf>(sa: &RxSaKey, frames: &mut [B], pending: &mut [Pending], opens: &[Option<Open>]) {
-    let mut items: [OpenItem<'_>; MAX_BATCH] = std::array::from_fn(|_| OpenItem::empty());
-    let mut which = [0u8; MAX_BATCH];
-    let mut n = 0;
+    let mut items: ArrayVec<OpenItem<'_>, MAX_BATCH> = ArrayVec::new();
+    let mut which: ArrayVec<u8, MAX_BATCH> = ArrayVec::new();
     for (i, (f, o)) in frames.iter_mut().zip(opens).enumerate().take(MAX_BATCH) {
         let Some(o) = o else { continue };
         if let Some((aad, data_and_icv)) = f.bytes_mut().split_at_mut_checked(o.aad_len) {
-            items[n] = OpenItem { iv: o.iv, aad, data_and_icv, ok: false };
-            which[n] = i as u8; // i < MAX_BATCH
-            n += 1;
+            items.push(OpenItem { iv: o.iv, aad, data_and_icv, ok: false });
+            which.push(i as u8); // i < MAX_BATCH
         }
     }
-    sa.crypto.key().open_batch(&mut items[..n]);
-    for (item, &i) in items[..n].iter().zip(&which) {
-        set_valid(pending, usize::from(i), item.ok);
+    sa.crypto.key().open_batch(&mut items);
+    for (item, &i) in items.iter().zip(&which) {
+        if let Some(p) = pending.get_mut(usize::from(i)) {
+            set_valid(p, item.ok);
+        }
     }
 }
 
-/// What validation reads once per burst instead of once per frame.
-struct RxBurst {
+/// The parallel stage of validation for one burst: what it reads once per burst (key table,
+/// mode) and the counters it adds to. Split from [`SecyWorker`] so that the burst's engine jobs
+/// can borrow the key table while the counters change.
+struct RxStage<'w> {
+    ctx: &'w SecyContext,
+    table: &'w SaTable,
+    counters: &'w mut SecyCounters,
     mode: EncryptionMode,
     secured: bool,
     /// The last lowest-PN hint read: (Rx SC slot, AN, SA id, lowest PN).
     hint: Option<(usize, usize, u64, Pn)>,
 }
 
-impl RxBurst {
-    fn new(ctx: &SecyContext, table: &SaTable) -> Self {
-        RxBurst { mode: ctx.mode(), secured: table.has_any_sa(), hint: None }
+impl<'w> RxStage<'w> {
+    fn new(ctx: &'w SecyContext, table: &'w SaTable, counters: &'w mut SecyCounters) -> Self {
+        RxStage { ctx, table, counters, mode: ctx.mode(), secured: table.has_any_sa(), hint: None }
+    }
+
+    /// Up to [`MAX_BATCH`] frames on the own engine: each frame that needs AES-GCM becomes an
+    /// engine job as it is classified, and the chunk is one `open_batch`, whatever SAs its
+    /// frames use. A key of another backend (never mixed in practice) gets its frame opened
+    /// alone.
+    fn open_jobs<B: FrameBuf>(&mut self, engine: Engine, frames: &mut [B], pending: &mut [Pending]) {
+        let mut jobs: ArrayVec<OpenJob<'_>, MAX_BATCH> = ArrayVec::new();
+        let mut which: ArrayVec<u8, MAX_BATCH> = ArrayVec::new();
+        // The last SA and its key schedule: a burst is usually one SA.
+        let mut last: Option<(&RxSaKey, &GcmKeySchedule)> = None;
+        for (i, (f, p)) in frames.iter_mut().zip(pending.iter_mut()).enumerate().take(MAX_BATCH) {
+            let Some((sa, o)) = self.prepare_one(f, p) else { continue };
+            let key = match last {
+                Some((s, key)) if std::ptr::eq(s, sa) => key,
+                _ => {
+                    let Some((_, key)) = sa.crypto.key().engine() else {
+                        let ok = f
+                            .bytes_mut()
+                            .split_at_mut_checked(o.aad_len)
+                            .is_some_and(|(aad, rest)| sa.crypto.key().open(&o.iv, aad, rest).is_ok());
+                        set_valid(p, ok);
+                        continue;
+                    };
+                    last = Some((sa, key));
+                    key
+                }
+            };
+            let Some((aad, rest)) = f.bytes_mut().split_at_mut_checked(o.aad_len) else { continue };
+            let Some((data, icv)) = rest.split_last_chunk_mut::<ICV_LEN>() else { continue };
+            jobs.push(OpenJob { key, iv: o.iv.0, aad, data, tag: *icv, ok: false });
+            which.push(i as u8); // i < MAX_BATCH: at most MAX_BATCH jobs
+        }
+        engine.open_batch(&mut jobs);
+        for (job, &i) in jobs.iter().zip(&which) {
+            if let Some(p) = pending.get_mut(usize::from(i)) {
+                set_valid(p, job.ok);
+            }
+        }
+    }
+
+    /// Up to [`MAX_BATCH`] frames on another backend: classified first, then one
+    /// [`GcmKey::open_batch`](crate::secy::GcmKey::open_batch) per run of frames of one SA.
+    fn open_runs<B: FrameBuf>(&mut self, frames: &mut [B], pending: &mut [Pending]) {
+        let mut opens: [Option<Open>; MAX_BATCH] = [None; MAX_BATCH];
+        for ((f, p), open) in frames.iter_mut().zip(pending.iter_mut()).zip(opens.iter_mut()) {
+            *open = self.prepare_one(f, p).map(|(_, o)| o);
+        }
+        open_runs(self.table, frames, pending, &opens);
     }
 
     /// The lowest acceptable PN to recover XPN PNs against: the ordered stage's hint, read
     /// once per burst and SA (a burst-old value is well within the 2^30 tolerance).
-    fn lowest(&mut self, ctx: &SecyContext, ch: usize, an: usize, sa: &RxSaKey) -> Pn {
+    fn lowest(&mut self, ch: usize, an: usize, sa: &RxSaKey) -> Pn {
         match self.hint {
             Some((c, a, id, pn)) if (c, a, id) == (ch, an, sa.id) => pn,
             _ => {
-                let pn = ctx.lowest_hint(ch, an, sa.id).unwrap_or(sa.lowest_pn);
+                let pn = self.ctx.lowest_hint(ch, an, sa.id).unwrap_or(sa.lowest_pn);
                 self.hint = Some((ch, an, sa.id, pn));
                 pn
             }
         }
+    }
+
+    /// Sets the frame's `pending` (written in place: it is copied once, not returned through
+    /// `Result`s) and returns its SA and AES-GCM check when it needs one.
+    #[inline(always)]
+    fn prepare_one<B: FrameBuf>(&mut self, frame: &mut B, pending: &mut Pending) -> Option<(&'w RxSaKey, Open)> {
+        let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
+        let counters = &mut *self.counters;
+        *pending = match policy::wire_action(self.mode, ethertype, self.secured) {
+            WireAction::Punt => {
+                counters.eapol_rx += 1;
+                Pending::Done(Disposition::Punt)
+            }
+            WireAction::PassClear => {
+                counters.forwarded_rx += 1;
+                counters.secy.in_pkts_untagged += 1;
+                Pending::Done(Disposition::Forward)
+            }
+            WireAction::DropClear => {
+                counters.policy_drops_rx += 1;
+                counters.secy.in_pkts_no_tag += 1;
+                Pending::Done(Disposition::Drop)
+            }
+            WireAction::Validate => match self.classify(frame, pending) {
+                Ok(open) => return open,
+                Err(v) => Pending::Done(self.counters.delivered(v)),
+            },
+        };
+        None
+    }
+
+    /// The 802.1AE receive path up to the crypto, against the burst's key table: the frame's
+    /// `pending`, and its SA and AES-GCM check unless validation is skipped.
+    #[inline(always)]
+    fn classify<B: FrameBuf>(
+        &mut self,
+        frame: &mut B,
+        pending: &mut Pending,
+    ) -> Result<Option<(&'w RxSaKey, Open)>, RxVerdict> {
+        let (cfg, table) = (&self.ctx.cfg, self.table);
+        let strict = cfg.validate_frames == ValidateFrames::Strict;
+        let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn())
+        else {
+            self.counters.secy.in_pkts_bad_tag += 1;
+            return Err(RxVerdict::BadTag);
+        };
+        let sci = validate::explicit_sci(&tag, frame.bytes()).or(match table.rx.as_slice() {
+            [only] => Some(only.sci),
+            _ => None,
+        });
+        let discard = strict || tag.tci.c();
+        let Some(ch) = sci.and_then(|s| table.rx_channel(s)).filter(|&c| c < MAX_RX_SC) else {
+            return Err(self.no_sc(discard, frame, tag_len));
+        };
+        let channel = &table.rx[ch];
+        let an = tag.an.index();
+        // Borrowed from the burst's table: no reference count touched per frame.
+        let Some(sa) = channel.sas[an].as_deref() else {
+            return Err(self.no_sa(discard, ch, an, frame, tag_len));
+        };
+        // IEEE 802.1AE-2018 10.6.2: with XPN, the 64-bit PN is recovered from the 32 bits on the
+        // wire and the lowest acceptable PN.
+        let pn = if cfg.cipher_suite.is_xpn() {
+            xpn::recover(tag.pn, self.lowest(ch, an, sa))
+        } else {
+            Pn(u64::from(tag.pn))
+        };
+        let c = Classified::new(channel.sci, ch, pn, &tag, tag_len, secure_data_len);
+        // Same check as validate::verify_with, batched by the caller: `valid` is set then.
+        let aad_len = batch::open_aad_len(cfg, &c);
+        *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid: aad_len.map(|_| false) };
+        // ch < MAX_RX_SC and an < 4: both fit a u8.
+        Ok(aad_len.map(|aad_len| (sa, Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len })))
+    }
+
+    fn no_sc<B: FrameBuf>(&mut self, discard: bool, frame: &mut B, tag_len: usize) -> RxVerdict {
+        if discard {
+            self.counters.secy.in_pkts_no_sci += 1;
+            return RxVerdict::NoSci;
+        }
+        self.counters.secy.in_pkts_unknown_sci += 1;
+        validate::strip(frame, tag_len);
+        RxVerdict::UnknownSci
+    }
+
+    fn no_sa<B: FrameBuf>(&mut self, discard: bool, ch: usize, an: usize, frame: &mut B, tag_len: usize) -> RxVerdict {
+        if discard {
+            self.counters.rx_sa[ch][an].in_pkts_not_using_sa += 1;
+            return RxVerdict::NotUsingSa;
+        }
+        self.counters.rx_sa[ch][an].in_pkts_unused_sa += 1;
+        validate::strip(frame, tag_len);
+        RxVerdict::UnusedSa
     }
 }
 
@@ -581,23 +659,18 @@ fn protect_chunk<B: FrameBuf>(
     let an = tx.an.index();
     match crypto.key().engine() {
         Some((engine, key)) => {
-            let mut jobs: [SealJob<'_>; MAX_BATCH] =
-                std::array::from_fn(|_| SealJob { key, iv: [0; IV_LEN], aad: &[], data: &mut [], tag: [0; ICV_LEN] });
-            let mut icvs: [Option<&mut [u8; ICV_LEN]>; MAX_BATCH] = std::array::from_fn(|_| None);
-            let mut n = 0;
+            let mut jobs: ArrayVec<SealJob<'_>, MAX_BATCH> = ArrayVec::new();
+            let mut icvs: ArrayVec<&mut [u8; ICV_LEN], MAX_BATCH> = ArrayVec::new();
             let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
                 let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
-                if let (Some(job), Some(slot)) = (jobs.get_mut(n), icvs.get_mut(n)) {
-                    *job = SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] };
-                    *slot = Some(icv);
-                    n += 1;
+                if !jobs.is_full() {
+                    jobs.push(SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] });
+                    icvs.push(icv);
                 }
             });
-            engine.seal_batch(&mut jobs[..n]);
-            for (job, icv) in jobs.iter().zip(icvs).take(n) {
-                if let Some(icv) = icv {
-                    *icv = job.tag;
-                }
+            engine.seal_batch(&mut jobs);
+            for (job, icv) in jobs.iter().zip(icvs) {
+                *icv = job.tag;
             }
             next
         }
@@ -657,6 +730,16 @@ fn write_headers<'a, B: FrameBuf>(
 }
 
 impl SecyCounters {
+    /// Counts a frame the SecY delivers to the host port.
+    fn delivered(&mut self, v: RxVerdict) -> Disposition {
+        if v.delivered() {
+            self.forwarded_rx += 1;
+            Disposition::Forward
+        } else {
+            Disposition::Drop
+        }
+    }
+
     fn drop_all_protect(&mut self, out: &mut [Disposition]) {
         for d in out.iter_mut().filter(|d| **d == Disposition::Forward) {
             *d = Disposition::Drop;
@@ -704,13 +787,14 @@ impl SecyWorker {
     /// recovery, then AES-GCM in one batched call per run of frames of one SA. No replay state
     /// is touched.
     pub fn prepare_burst<B: FrameBuf>(&mut self, frames: &mut [B], pending: &mut [Pending]) {
-        let mut rx = RxBurst::new(&self.ctx, self.keys.refresh());
+        let table = self.keys.refresh();
+        let engine = table.engine();
+        let mut rx = RxStage::new(&self.ctx, table, &mut self.counters);
         for (frames, pending) in frames.chunks_mut(MAX_BATCH).zip(pending.chunks_mut(MAX_BATCH)) {
-            let mut opens: [Option<Open>; MAX_BATCH] = [None; MAX_BATCH];
-            for ((f, p), open) in frames.iter_mut().zip(pending.iter_mut()).zip(opens.iter_mut()) {
-                self.prepare_one(&mut rx, f, p, open);
+            match engine {
+                Some(engine) => rx.open_jobs(engine, frames, pending),
+                None => rx.open_runs(frames, pending),
             }
-            open_burst(self.keys.table(), frames, pending, &opens);
         }
     }
 
@@ -749,96 +833,6 @@ impl SecyWorker {
         }
     }
 
-    /// Sets the frame's `pending` (written in place: it is copied once, not returned through
-    /// `Result`s) and, when it needs AES-GCM, its `open`.
-    fn prepare_one<B: FrameBuf>(
-        &mut self,
-        rx: &mut RxBurst,
-        frame: &mut B,
-        pending: &mut Pending,
-        open: &mut Option<Open>,
-    ) {
-        let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
-        *pending = match policy::wire_action(rx.mode, ethertype, rx.secured) {
-            WireAction::Punt => {
-                self.counters.eapol_rx += 1;
-                Pending::Done(Disposition::Punt)
-            }
-            WireAction::PassClear => {
-                self.counters.forwarded_rx += 1;
-                self.counters.secy.in_pkts_untagged += 1;
-                Pending::Done(Disposition::Forward)
-            }
-            WireAction::DropClear => {
-                self.counters.policy_drops_rx += 1;
-                self.counters.secy.in_pkts_no_tag += 1;
-                Pending::Done(Disposition::Drop)
-            }
-            WireAction::Validate => match self.classify(rx, frame, pending, open) {
-                Ok(()) => return,
-                Err(v) => Pending::Done(self.delivered(v)),
-            },
-        };
-    }
-
-    fn delivered(&mut self, v: RxVerdict) -> Disposition {
-        if v.delivered() {
-            self.counters.forwarded_rx += 1;
-            Disposition::Forward
-        } else {
-            Disposition::Drop
-        }
-    }
-
-    /// The 802.1AE receive path up to the crypto, against the shared key table. The AES-GCM
-    /// check it needs goes to `open`, for [`open_burst`].
-    fn classify<B: FrameBuf>(
-        &mut self,
-        rx: &mut RxBurst,
-        frame: &mut B,
-        pending: &mut Pending,
-        open: &mut Option<Open>,
-    ) -> Result<(), RxVerdict> {
-        let cfg = &self.ctx.cfg;
-        let table = self.keys.table();
-        let strict = cfg.validate_frames == ValidateFrames::Strict;
-        let Some((tag, tag_len, secure_data_len)) = validate::parse_tag(frame.bytes(), cfg.cipher_suite.is_xpn())
-        else {
-            self.counters.secy.in_pkts_bad_tag += 1;
-            return Err(RxVerdict::BadTag);
-        };
-        let sci = validate::explicit_sci(&tag, frame.bytes()).or(match table.rx.as_slice() {
-            [only] => Some(only.sci),
-            _ => None,
-        });
-        let discard = strict || tag.tci.c();
-        let Some(ch) = sci.and_then(|s| table.rx_channel(s)).filter(|&c| c < MAX_RX_SC) else {
-            return Err(self.no_sc(discard, frame, tag_len));
-        };
-        let channel = &table.rx[ch];
-        let an = tag.an.index();
-        // Borrowed from the burst's table: no reference count touched per frame.
-        let Some(sa) = channel.sas[an].as_deref() else {
-            return Err(self.no_sa(discard, ch, an, frame, tag_len));
-        };
-        // IEEE 802.1AE-2018 10.6.2: with XPN, the 64-bit PN is recovered from the 32 bits on the
-        // wire and the lowest acceptable PN.
-        let pn = if cfg.cipher_suite.is_xpn() {
-            xpn::recover(tag.pn, rx.lowest(&self.ctx, ch, an, sa))
-        } else {
-            Pn(u64::from(tag.pn))
-        };
-        let c = Classified::new(channel.sci, ch, pn, &tag, tag_len, secure_data_len);
-        // Same check as validate::verify_with, batched by open_burst: `valid` is set there.
-        let valid = batch::open_aad_len(cfg, &c).map(|aad_len| {
-            // ch < MAX_RX_SC and an < 4: both fit a u8.
-            *open = Some(Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len });
-            false
-        });
-        *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid };
-        Ok(())
-    }
-
     fn finish_one<B: FrameBuf>(
         &mut self,
         frame: &mut B,
@@ -864,27 +858,7 @@ impl SecyWorker {
         if verdict.delivered() {
             validate::strip(frame, c.tag_len());
         }
-        self.delivered(verdict)
-    }
-
-    fn no_sc<B: FrameBuf>(&mut self, discard: bool, frame: &mut B, tag_len: usize) -> RxVerdict {
-        if discard {
-            self.counters.secy.in_pkts_no_sci += 1;
-            return RxVerdict::NoSci;
-        }
-        self.counters.secy.in_pkts_unknown_sci += 1;
-        validate::strip(frame, tag_len);
-        RxVerdict::UnknownSci
-    }
-
-    fn no_sa<B: FrameBuf>(&mut self, discard: bool, ch: usize, an: usize, frame: &mut B, tag_len: usize) -> RxVerdict {
-        if discard {
-            self.counters.rx_sa[ch][an].in_pkts_not_using_sa += 1;
-            return RxVerdict::NotUsingSa;
-        }
-        self.counters.rx_sa[ch][an].in_pkts_unused_sa += 1;
-        validate::strip(frame, tag_len);
-        RxVerdict::UnusedSa
+        self.counters.delivered(verdict)
     }
 }
 
