@@ -508,10 +508,15 @@ impl<'w> RxStage<'w> {
         };
         let c = Classified::new(channel.sci, ch, pn, &tag, tag_len, secure_data_len);
         // Same check as validate::verify_with, batched by the caller: `valid` is set then.
-        let aad_len = batch::open_aad_len(cfg, &c);
-        *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid: aad_len.map(|_| false) };
+        // Written out, not as closures: one the compiler did not inline returned its result
+        // through memory, and the load after the call waited on a failed store forward (perf).
+        let Some(aad_len) = batch::open_aad_len(cfg, &c) else {
+            *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid: None };
+            return Ok(None);
+        };
+        *pending = Pending::Check { c, sa_id: sa.id, lowest: sa.lowest_pn, valid: Some(false) };
         // ch < MAX_RX_SC and an < 4: both fit a u8.
-        Ok(aad_len.map(|aad_len| (sa, Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len })))
+        Ok(Some((sa, Open { ch: ch as u8, an: an as u8, iv: sa.crypto.iv(c.sci, c.pn), aad_len })))
     }
 
     fn no_sc<B: FrameBuf>(&mut self, discard: bool, frame: &mut B, tag_len: usize) -> RxVerdict {
