@@ -49,6 +49,13 @@ impl ReplayWindow {
         pn.0 < self.lowest_pn
     }
 
+    /// Is `pn` nextPN, the PN an in-order frame carries? Such a PN is never below the window
+    /// nor already accepted (2^64 - 1 has no nextPN after it, so it is never "next").
+    #[inline]
+    pub fn is_next(&self, pn: Pn) -> bool {
+        pn.0 == self.next_pn && pn.0 != u64::MAX
+    }
+
     /// The replay check: below the window, or a PN already accepted.
     #[inline]
     pub fn check(&self, pn: Pn) -> Result<(), Late> {

@@ -196,16 +196,34 @@ pub fn decide(
     sa_stats: &mut RxSaStats,
     sc_stats: &mut RxScStats,
 ) -> RxVerdict {
+    // The usual case first: a valid frame with the next PN. It is neither late nor below the
+    // window (the lowest acceptable PN never passes nextPN), so the branches below would
+    // reach the same counters and window update.
+    if valid == Some(true) && replay.is_next(c.pn) {
+        count_octets(c, sc_stats);
+        sa_stats.in_pkts_ok += 1;
+        replay.accept(c.pn, cfg.replay_window);
+        return RxVerdict::Ok;
+    }
+    decide_any(cfg, c, valid, replay, sa_stats, sc_stats)
+}
+
+/// [`decide`] for any frame.
+#[inline]
+fn decide_any(
+    cfg: &SecyConfig,
+    c: &Classified,
+    valid: Option<bool>,
+    replay: &mut ReplayWindow,
+    sa_stats: &mut RxSaStats,
+    sc_stats: &mut RxScStats,
+) -> RxVerdict {
     if cfg.replay_protect && replay.check(c.pn).is_err() {
         sc_stats.in_pkts_late += 1;
         return RxVerdict::Late;
     }
     if valid.is_some() {
-        if c.tci.e() {
-            sc_stats.in_octets_decrypted += u64::from(c.secure_data_len);
-        } else {
-            sc_stats.in_octets_validated += u64::from(c.secure_data_len);
-        }
+        count_octets(c, sc_stats);
     }
     let below = replay.is_below(c.pn);
     match valid {
@@ -230,6 +248,16 @@ pub fn decide(
             sc_stats.in_pkts_unchecked += 1;
             RxVerdict::Unchecked
         }
+    }
+}
+
+/// 10.6.5: the octets of a frame that went through validation, by whether it was encrypted.
+#[inline]
+fn count_octets(c: &Classified, sc_stats: &mut RxScStats) {
+    if c.tci.e() {
+        sc_stats.in_octets_decrypted += u64::from(c.secure_data_len);
+    } else {
+        sc_stats.in_octets_validated += u64::from(c.secure_data_len);
     }
 }
 
@@ -320,7 +348,37 @@ mod tests {
         assert!(std::mem::size_of::<Classified>() <= 32);
     }
 
+    /// A frame of SA AN 0 with PN `pn` and the given E and C bits.
+    fn classified(pn: u64, tci: u8) -> Classified {
+        let tag = SecTagRepr { tci: Tci::from_bits(tci & 0x0c), an: An::from_tci(0), sl: 0, pn: pn as u32, sci: None };
+        Classified::new(Sci(1), 0, Pn(pn), &tag, SECTAG_LEN_SCI, 100)
+    }
+
     proptest! {
+        #[test]
+        fn decide_fast_path_is_decide_any(
+            frames in proptest::collection::vec((1u64..80, prop::sample::select(vec![Some(true), Some(false), None]), any::<u8>()), 1..120),
+            replay_protect in any::<bool>(),
+            window in 0u32..40,
+            frames_mode in prop::sample::select(vec![ValidateFrames::Strict, ValidateFrames::Check, ValidateFrames::Disabled]),
+        ) {
+            let mut cfg = SecyConfig::new(super::super::CipherSuite::GcmAes128);
+            (cfg.replay_protect, cfg.replay_window, cfg.validate_frames) = (replay_protect, window, frames_mode);
+            let (mut fast, mut any) = (ReplayWindow::new(Pn(1)), ReplayWindow::new(Pn(1)));
+            let (mut fast_sa, mut any_sa) = (RxSaStats::default(), RxSaStats::default());
+            let (mut fast_sc, mut any_sc) = (RxScStats::default(), RxScStats::default());
+            for (pn, valid, tci) in frames {
+                let c = classified(pn, tci);
+                let v = decide(&cfg, &c, valid, &mut fast, &mut fast_sa, &mut fast_sc);
+                prop_assert_eq!(v, decide_any(&cfg, &c, valid, &mut any, &mut any_sa, &mut any_sc));
+                prop_assert_eq!((fast.next_pn(), fast.lowest_pn()), (any.next_pn(), any.lowest_pn()));
+            }
+            prop_assert_eq!((fast_sa, fast_sc), (any_sa, any_sc));
+            for pn in 0..90 {
+                prop_assert_eq!(fast.check(Pn(pn)), any.check(Pn(pn)));
+            }
+        }
+
         #[test]
         fn parse_tag_is_the_view_and_repr_path(
             mut bytes in proptest::collection::vec(any::<u8>(), 0..120),
