@@ -665,18 +665,14 @@ fn protect_chunk<B: FrameBuf>(
     match crypto.key().engine() {
         Some((engine, key)) => {
             let mut jobs: ArrayVec<SealJob<'_>, MAX_BATCH> = ArrayVec::new();
-            let mut icvs: ArrayVec<&mut [u8; ICV_LEN], MAX_BATCH> = ArrayVec::new();
             let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
-                let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
+                let Some((aad, data, tag)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
                 if !jobs.is_full() {
-                    jobs.push(SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag: [0; ICV_LEN] });
-                    icvs.push(icv);
+                    jobs.push(SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag });
                 }
             });
+            // The engine writes each ICV into its frame.
             engine.seal_batch(&mut jobs);
-            for (job, icv) in jobs.iter().zip(icvs) {
-                *icv = job.tag;
-            }
             next
         }
         None => {

@@ -3,6 +3,8 @@
 
 use crate::secy::{GcmBackend, GcmKey, Iv, KeySetupError, OpenItem, Sak, SealItem, Unauthentic, ICV_LEN};
 
+use arrayvec::ArrayVec;
+
 use super::{Engine, GcmKeySchedule, OpenJob, SealJob};
 
 /// The own engine as a SecY backend: each key holds its [`GcmKeySchedule`] and the engine.
@@ -55,9 +57,9 @@ pub(crate) struct EngineKey {
 
 impl GcmKey for EngineKey {
     fn seal(&self, iv: &Iv, aad: &[u8], data: &mut [u8]) -> [u8; ICV_LEN] {
-        let mut job = [SealJob { key: &self.key, iv: iv.0, aad, data, tag: [0; ICV_LEN] }];
-        self.engine.seal_batch(&mut job);
-        job[0].tag
+        let mut tag = [0; ICV_LEN];
+        self.engine.seal_batch(&mut [SealJob { key: &self.key, iv: iv.0, aad, data, tag: &mut tag }]);
+        tag
     }
 
     fn open(&self, iv: &Iv, aad: &[u8], data_and_icv: &mut [u8]) -> Result<(), Unauthentic> {
@@ -76,20 +78,16 @@ impl GcmKey for EngineKey {
 
     fn seal_batch(&self, items: &mut [SealItem<'_>]) {
         for chunk in items.chunks_mut(BATCH) {
-            let n = chunk.len();
-            let mut jobs: [SealJob<'_>; BATCH] = std::array::from_fn(|_| self.placeholder_seal());
-            let mut icvs: [Option<&mut &mut [u8]>; BATCH] = std::array::from_fn(|_| None);
-            for ((item, job), icv) in chunk.iter_mut().zip(jobs.iter_mut()).zip(icvs.iter_mut()) {
-                let SealItem { iv, aad, data, icv: out } = item;
-                *job = SealJob { key: &self.key, iv: iv.0, aad, data, tag: [0; ICV_LEN] };
-                *icv = Some(out);
+            // An ICV slot of another length than SealItem's 16 octets gets its tag dropped here;
+            // its data is encrypted all the same.
+            let mut spare = [[0u8; ICV_LEN]; BATCH];
+            let mut jobs: ArrayVec<SealJob<'_>, BATCH> = ArrayVec::new();
+            for (SealItem { iv, aad, data, icv }, spare) in chunk.iter_mut().zip(spare.iter_mut()) {
+                let tag = <&mut [u8; ICV_LEN]>::try_from(&mut **icv).unwrap_or(spare);
+                jobs.push(SealJob { key: &self.key, iv: iv.0, aad, data, tag });
+                // chunk of BATCH
             }
-            self.engine.seal_batch(&mut jobs[..n]);
-            for (job, icv) in jobs.iter().zip(icvs.iter_mut()).take(n) {
-                if let Some(out) = icv.as_deref_mut().filter(|o| o.len() == ICV_LEN) {
-                    out.copy_from_slice(&job.tag);
-                }
-            }
+            self.engine.seal_batch(&mut jobs);
         }
     }
 
@@ -123,10 +121,6 @@ impl GcmKey for EngineKey {
 }
 
 impl EngineKey {
-    fn placeholder_seal(&self) -> SealJob<'_> {
-        SealJob { key: &self.key, iv: [0; 12], aad: &[], data: &mut [], tag: [0; ICV_LEN] }
-    }
-
     fn placeholder_open(&self) -> OpenJob<'_> {
         OpenJob { key: &self.key, iv: [0; 12], aad: &[], data: &mut [], tag: [0; ICV_LEN], ok: false }
     }

@@ -8,12 +8,12 @@
 //! let engine = Engine::detect(); // best path of this CPU, or MACSEC_GCM_PATH
 //! let key = GcmKeySchedule::new(&[7u8; 32]).unwrap();
 //! let (mut a, mut b) = (*b"frame one", *b"frame two!");
+//! let (mut tag, mut tag_b) = ([0u8; 16], [0u8; 16]);
 //! let mut jobs = [
-//!     SealJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag: [0; 16] },
-//!     SealJob { key: &key, iv: [2; 12], aad: b"sectag", data: &mut b, tag: [0; 16] },
+//!     SealJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag: &mut tag },
+//!     SealJob { key: &key, iv: [2; 12], aad: b"sectag", data: &mut b, tag: &mut tag_b },
 //! ];
 //! engine.seal_batch(&mut jobs);
-//! let tag = jobs[0].tag;
 //! let mut open = [OpenJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag, ok: false }];
 //! engine.open_batch(&mut open);
 //! assert!(open[0].ok);
@@ -116,8 +116,9 @@ pub struct SealJob<'a> {
     pub iv: [u8; IV_LEN],
     pub aad: &'a [u8],
     pub data: &'a mut [u8],
-    /// Out: the authentication tag.
-    pub tag: [u8; TAG_LEN],
+    /// Out: the authentication tag, written where it goes (the SecY: the frame's ICV), as each
+    /// frame is done.
+    pub tag: &'a mut [u8; TAG_LEN],
 }
 
 /// One frame to verify and decrypt: `data` is the ciphertext, decrypted in place.

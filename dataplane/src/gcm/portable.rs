@@ -278,7 +278,7 @@ fn tag(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], ciphertext: &[u8]) -> [u
 pub(super) fn seal_batch(jobs: &mut [SealJob<'_>]) {
     for job in jobs {
         ctr(job.key, &job.iv, job.data);
-        job.tag = tag(job.key, &job.iv, job.aad, job.data);
+        *job.tag = tag(job.key, &job.iv, job.aad, job.data);
     }
 }
 

@@ -31,7 +31,7 @@ impl Cpu {
 pub(super) fn seal_batch(_cpu: Cpu, jobs: &mut [SealJob<'_>]) {
     for job in jobs {
         // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `seal_one` enables.
-        job.tag = unsafe { seal_one(job.key, &job.iv, job.aad, job.data) };
+        *job.tag = unsafe { seal_one(job.key, &job.iv, job.aad, job.data) };
     }
 }
 

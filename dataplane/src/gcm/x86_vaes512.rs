@@ -75,7 +75,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
         }
         ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
-            job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
+            *job.tag = tag(job.key, job.aad, job.data, *b, load128(mask));
         }
         start = end;
     }
