@@ -17,7 +17,7 @@ use super::policy::{self, HostAction, WireAction};
 use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
-use crate::secy::validate::{self, Classified, RxVerdict};
+use crate::secy::validate::{self, Classified, RxState, RxVerdict};
 use crate::secy::{
     batch, xpn, FrameBuf, Iv, OpenItem, Pn, RxSaStats, RxScStats, Sci, SealItem, SecyConfig, SecyStats, TxSaStats,
     TxScStats, ValidateFrames, ICV_LEN,
@@ -848,14 +848,8 @@ impl SecyWorker {
             self.counters.rx_sa[ch][an].in_pkts_not_using_sa += 1;
             return Disposition::Drop;
         };
-        let verdict = validate::decide(
-            &self.ctx.cfg,
-            c,
-            valid,
-            window,
-            &mut self.counters.rx_sa[ch][an],
-            &mut self.counters.rx_sc[ch],
-        );
+        let state = RxState { replay: window, sa: &mut self.counters.rx_sa[ch][an], sc: &mut self.counters.rx_sc[ch] };
+        let verdict = validate::decide(&self.ctx.cfg, c, valid, state);
         if verdict.delivered() {
             validate::strip(frame, c.tag_len());
         }

@@ -178,46 +178,42 @@ pub fn finish<B: FrameBuf>(
         sc.sa_stats[c.an.index()].in_pkts_not_using_sa += 1;
         return RxVerdict::NotUsingSa;
     };
-    let verdict = decide(cfg, c, valid, &mut sa.replay, &mut sc.sa_stats[c.an.index()], &mut sc.stats);
+    let state = RxState { replay: &mut sa.replay, sa: &mut sc.sa_stats[c.an.index()], sc: &mut sc.stats };
+    let verdict = decide(cfg, c, valid, state);
     if verdict.delivered() {
         strip(frame, c.tag_len());
     }
     verdict
 }
 
+/// What the ordered stage updates for a frame: its receive SA's replay window and counters,
+/// and its receive SC's counters.
+pub struct RxState<'a> {
+    pub replay: &'a mut ReplayWindow,
+    pub sa: &'a mut RxSaStats,
+    pub sc: &'a mut RxScStats,
+}
+
 /// 10.6.5, in arrival order: the second replay check, the counters of the outcome, and the
 /// window update for a valid frame. Leaves the frame alone.
 #[inline]
-pub fn decide(
-    cfg: &SecyConfig,
-    c: &Classified,
-    valid: Option<bool>,
-    replay: &mut ReplayWindow,
-    sa_stats: &mut RxSaStats,
-    sc_stats: &mut RxScStats,
-) -> RxVerdict {
+pub fn decide(cfg: &SecyConfig, c: &Classified, valid: Option<bool>, state: RxState<'_>) -> RxVerdict {
     // The usual case first: a valid frame with the next PN. It is neither late nor below the
-    // window (the lowest acceptable PN never passes nextPN), so the branches below would
-    // reach the same counters and window update.
-    if valid == Some(true) && replay.is_next(c.pn) {
-        count_octets(c, sc_stats);
-        sa_stats.in_pkts_ok += 1;
-        replay.accept(c.pn, cfg.replay_window);
+    // window (the lowest acceptable PN never passes nextPN), so the general path would reach
+    // the same counters and window update.
+    if valid == Some(true) && state.replay.is_next(c.pn) {
+        count_octets(c, state.sc);
+        state.sa.in_pkts_ok += 1;
+        state.replay.accept(c.pn, cfg.replay_window);
         return RxVerdict::Ok;
     }
-    decide_any(cfg, c, valid, replay, sa_stats, sc_stats)
+    decide_any(cfg, c, valid, state)
 }
 
 /// [`decide`] for any frame.
 #[inline]
-fn decide_any(
-    cfg: &SecyConfig,
-    c: &Classified,
-    valid: Option<bool>,
-    replay: &mut ReplayWindow,
-    sa_stats: &mut RxSaStats,
-    sc_stats: &mut RxScStats,
-) -> RxVerdict {
+fn decide_any(cfg: &SecyConfig, c: &Classified, valid: Option<bool>, state: RxState<'_>) -> RxVerdict {
+    let RxState { replay, sa: sa_stats, sc: sc_stats } = state;
     if cfg.replay_protect && replay.check(c.pn).is_err() {
         sc_stats.in_pkts_late += 1;
         return RxVerdict::Late;
@@ -369,8 +365,9 @@ mod tests {
             let (mut fast_sc, mut any_sc) = (RxScStats::default(), RxScStats::default());
             for (pn, valid, tci) in frames {
                 let c = classified(pn, tci);
-                let v = decide(&cfg, &c, valid, &mut fast, &mut fast_sa, &mut fast_sc);
-                prop_assert_eq!(v, decide_any(&cfg, &c, valid, &mut any, &mut any_sa, &mut any_sc));
+                let v = decide(&cfg, &c, valid, RxState { replay: &mut fast, sa: &mut fast_sa, sc: &mut fast_sc });
+                let w = decide_any(&cfg, &c, valid, RxState { replay: &mut any, sa: &mut any_sa, sc: &mut any_sc });
+                prop_assert_eq!(v, w);
                 prop_assert_eq!((fast.next_pn(), fast.lowest_pn()), (any.next_pn(), any.lowest_pn()));
             }
             prop_assert_eq!((fast_sa, fast_sc), (any_sa, any_sc));
