@@ -57,8 +57,8 @@ impl std::error::Error for SaError {}
 /// shares (read-only).
 pub struct SaCrypto {
     key: Box<dyn GcmKey>,
-    ssci: Option<Ssci>,
-    salt: Option<Salt>,
+    /// XPN suites: the SSCI and salt, folded into what every IV of the SA shares.
+    xpn: Option<xpn::XpnIv>,
 }
 
 impl SaCrypto {
@@ -70,24 +70,24 @@ impl SaCrypto {
         if p.pn.0 == 0 || p.pn.0 > suite.max_pn() {
             return Err(SaError::BadPn);
         }
-        let (ssci, salt) = if suite.is_xpn() {
+        let xpn = if suite.is_xpn() {
             match (p.ssci, p.salt) {
-                (Some(ssci), Some(salt)) => (Some(ssci), Some(salt)),
+                (Some(ssci), Some(salt)) => Some(xpn::XpnIv::new(ssci, &salt)),
                 _ => return Err(SaError::MissingXpnParams),
             }
         } else {
-            (None, None)
+            None
         };
         let key = backend.key(sak).map_err(|_| SaError::KeySetup)?;
-        Ok(SaCrypto { key, ssci, salt })
+        Ok(SaCrypto { key, xpn })
     }
 
     /// The IV of the frame with `pn` sent on channel `sci`.
     #[inline]
     pub fn iv(&self, sci: Sci, pn: Pn) -> Iv {
-        match (self.ssci, &self.salt) {
-            (Some(ssci), Some(salt)) => xpn::iv_xpn(ssci, pn, salt),
-            _ => xpn::iv_gcm(sci, pn.wire()),
+        match &self.xpn {
+            Some(x) => x.iv(pn),
+            None => xpn::iv_gcm(sci, pn.wire()),
         }
     }
 
