@@ -22,6 +22,10 @@ pub trait FrameBuf {
     fn len(&self) -> usize {
         self.bytes().len()
     }
+    /// A hint that the frame's first octets, and the `headroom` octets before them, are about
+    /// to be read or written: a buffer in memory the core has not touched yet (a NIC's DMA)
+    /// starts loading them. Changes nothing.
+    fn prefetch(&self, _headroom: usize) {}
     fn is_empty(&self) -> bool {
         self.bytes().is_empty()
     }
