@@ -90,7 +90,7 @@ impl Runner for OursRunner {
                         iv: *iv,
                         aad,
                         data: d,
-                        tag: t[phase],
+                        tag: &t[phase],
                         ok: false,
                     })
                     .collect();

@@ -408,7 +408,7 @@ impl<'w> RxStage<'w> {
             };
             let Some((aad, rest)) = f.bytes_mut().split_at_mut_checked(o.aad_len) else { continue };
             let Some((data, icv)) = rest.split_last_chunk_mut::<ICV_LEN>() else { continue };
-            jobs.push(OpenJob { key, iv: o.iv.0, aad, data, tag: *icv, ok: false });
+            jobs.push(OpenJob { key, iv: o.iv.0, aad, data, tag: icv, ok: false });
             which.push(i as u8); // i < MAX_BATCH: at most MAX_BATCH jobs
         }
         engine.open_batch(&mut jobs);

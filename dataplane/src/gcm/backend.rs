@@ -63,10 +63,7 @@ impl GcmKey for EngineKey {
     }
 
     fn open(&self, iv: &Iv, aad: &[u8], data_and_icv: &mut [u8]) -> Result<(), Unauthentic> {
-        let Some(split) = data_and_icv.len().checked_sub(ICV_LEN) else { return Err(Unauthentic) };
-        let (data, icv) = data_and_icv.split_at_mut(split);
-        let mut tag = [0u8; ICV_LEN];
-        tag.copy_from_slice(icv);
+        let Some((data, tag)) = data_and_icv.split_last_chunk_mut::<ICV_LEN>() else { return Err(Unauthentic) };
         let mut job = [OpenJob { key: &self.key, iv: iv.0, aad, data, tag, ok: false }];
         self.engine.open_batch(&mut job);
         if job[0].ok {
@@ -82,10 +79,10 @@ impl GcmKey for EngineKey {
             // its data is encrypted all the same.
             let mut spare = [[0u8; ICV_LEN]; BATCH];
             let mut jobs: ArrayVec<SealJob<'_>, BATCH> = ArrayVec::new();
+            // At most BATCH items per chunk: the pushes fit.
             for (SealItem { iv, aad, data, icv }, spare) in chunk.iter_mut().zip(spare.iter_mut()) {
                 let tag = <&mut [u8; ICV_LEN]>::try_from(&mut **icv).unwrap_or(spare);
                 jobs.push(SealJob { key: &self.key, iv: iv.0, aad, data, tag });
-                // chunk of BATCH
             }
             self.engine.seal_batch(&mut jobs);
         }
@@ -97,31 +94,19 @@ impl GcmKey for EngineKey {
 
     fn open_batch(&self, items: &mut [OpenItem<'_>]) {
         for chunk in items.chunks_mut(BATCH) {
-            let n = chunk.len();
-            let mut jobs: [OpenJob<'_>; BATCH] = std::array::from_fn(|_| self.placeholder_open());
-            let mut oks: [Option<&mut bool>; BATCH] = std::array::from_fn(|_| None);
-            for ((item, job), ok) in chunk.iter_mut().zip(jobs.iter_mut()).zip(oks.iter_mut()) {
-                let OpenItem { iv, aad, data_and_icv, ok: out } = item;
-                *out = false;
-                let Some(split) = data_and_icv.len().checked_sub(ICV_LEN) else { continue };
-                let (data, icv) = data_and_icv.split_at_mut(split);
-                let mut tag = [0u8; ICV_LEN];
-                tag.copy_from_slice(icv);
-                *job = OpenJob { key: &self.key, iv: iv.0, aad, data, tag, ok: false };
-                *ok = Some(out);
+            let mut jobs: ArrayVec<OpenJob<'_>, BATCH> = ArrayVec::new();
+            let mut oks: ArrayVec<&mut bool, BATCH> = ArrayVec::new();
+            // At most BATCH items per chunk: the pushes fit.
+            for OpenItem { iv, aad, data_and_icv, ok } in chunk.iter_mut() {
+                *ok = false;
+                let Some((data, tag)) = data_and_icv.split_last_chunk_mut::<ICV_LEN>() else { continue };
+                jobs.push(OpenJob { key: &self.key, iv: iv.0, aad, data, tag, ok: false });
+                oks.push(ok);
             }
-            self.engine.open_batch(&mut jobs[..n]);
-            for (job, ok) in jobs.iter().zip(oks.iter_mut()).take(n) {
-                if let Some(out) = ok {
-                    **out = job.ok;
-                }
+            self.engine.open_batch(&mut jobs);
+            for (job, ok) in jobs.iter().zip(oks) {
+                *ok = job.ok;
             }
         }
-    }
-}
-
-impl EngineKey {
-    fn placeholder_open(&self) -> OpenJob<'_> {
-        OpenJob { key: &self.key, iv: [0; 12], aad: &[], data: &mut [], tag: [0; ICV_LEN], ok: false }
     }
 }

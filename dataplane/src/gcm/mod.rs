@@ -14,7 +14,7 @@
 //!     SealJob { key: &key, iv: [2; 12], aad: b"sectag", data: &mut b, tag: &mut tag_b },
 //! ];
 //! engine.seal_batch(&mut jobs);
-//! let mut open = [OpenJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag, ok: false }];
+//! let mut open = [OpenJob { key: &key, iv: [1; 12], aad: b"sectag", data: &mut a, tag: &tag, ok: false }];
 //! engine.open_batch(&mut open);
 //! assert!(open[0].ok);
 //! assert_eq!(&a, b"frame one");
@@ -127,8 +127,9 @@ pub struct OpenJob<'a> {
     pub iv: [u8; IV_LEN],
     pub aad: &'a [u8],
     pub data: &'a mut [u8],
-    /// In: the received tag.
-    pub tag: [u8; TAG_LEN],
+    /// In: the received tag, read where it is (the SecY: the frame's ICV) when the frame's
+    /// own tag is done.
+    pub tag: &'a [u8; TAG_LEN],
     /// Out: whether the tag verified. When false, `data` holds unspecified bytes.
     pub ok: bool,
 }

@@ -285,7 +285,7 @@ pub(super) fn seal_batch(jobs: &mut [SealJob<'_>]) {
 pub(super) fn open_batch(jobs: &mut [OpenJob<'_>]) {
     for job in jobs {
         let expected = tag(job.key, &job.iv, job.aad, job.data);
-        job.ok = super::tags_equal(&expected, &job.tag);
+        job.ok = super::tags_equal(&expected, job.tag);
         ctr(job.key, &job.iv, job.data);
     }
 }

@@ -151,7 +151,7 @@ fn check_engine(engine: Engine, rng: &mut Rng, keys: &[Vec<u8>], cases: &[Case])
             .zip(bufs.iter_mut())
             .zip(&aads)
             .zip(&given)
-            .map(|(((c, b), a), t)| OpenJob { key: &schedules[c.key], iv: c.iv, aad: a, data: b, tag: *t, ok: false })
+            .map(|(((c, b), a), tag)| OpenJob { key: &schedules[c.key], iv: c.iv, aad: a, data: b, tag, ok: false })
             .collect();
         engine.open_batch(&mut jobs);
         let oks: Vec<bool> = jobs.iter().map(|j| j.ok).collect();
@@ -342,7 +342,7 @@ fn every_path_every_secy_vector_as_raw_gcm() {
             .iter()
             .zip(&keys)
             .zip(bufs.iter_mut())
-            .map(|((r, k), b)| OpenJob { key: k, iv: r.iv, aad: &r.aad, data: b, tag: r.icv, ok: false })
+            .map(|((r, k), b)| OpenJob { key: k, iv: r.iv, aad: &r.aad, data: b, tag: &r.icv, ok: false })
             .collect();
         engine.open_batch(&mut jobs);
         let oks: Vec<bool> = jobs.iter().map(|j| j.ok).collect();

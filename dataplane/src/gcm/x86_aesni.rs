@@ -39,7 +39,7 @@ pub(super) fn open_batch(_cpu: Cpu, jobs: &mut [OpenJob<'_>]) {
     for job in jobs {
         // SAFETY: as in `seal_batch`.
         let expected = unsafe { open_one(job.key, &job.iv, job.aad, job.data) };
-        job.ok = super::tags_equal(&expected, &job.tag);
+        job.ok = super::tags_equal(&expected, job.tag);
     }
 }
 

@@ -89,7 +89,7 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
         // The tails are still ciphertext here.
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
             let expected = tag(job.key, job.aad, job.data, *b, load128(mask));
-            job.ok = super::tags_equal(&expected, &job.tag);
+            job.ok = super::tags_equal(&expected, job.tag);
         }
         ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         start = end;
