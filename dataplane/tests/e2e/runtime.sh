@@ -50,13 +50,20 @@ decrypt_all() { # SUITE
 # A client that fails or outlives its timeout yields '{}' (so the checks on its result fail and
 # the script goes on to clean up) and prints, on stderr, what it saw and both sides' port drops.
 iperf() { # SECONDS -> JSON
-    # A daemon (this runs in a command substitution, where LAB_PIDS cannot grow): stopped by the
-    # pid it writes once the client is done.
-    rm -f "$LAB_DIR/iperf3.pid"
-    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -I "$LAB_DIR/iperf3.pid" -p 5201 >/dev/null 2>&1; sleep 0.5
+    # A daemon (this runs in a command substitution, where LAB_PIDS cannot grow), with a pid file
+    # of its own: one shared by successive daemons was unlinked by the previous daemon's exit,
+    # so the next one was never stopped and outlived the test. Its pid is read before the client
+    # runs (a -1 server cannot exit before a client); after the client it is stopped and waited
+    # for, so that the next server finds the port free.
+    local pidfile spid=""; pidfile=$(mktemp -u "$LAB_DIR/iperf3.XXXXXX.pid")
+    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -I "$pidfile" -p 5201 >/dev/null 2>&1; sleep 0.5
+    [ -s "$pidfile" ] && spid=$(cat "$pidfile")
     local out rc=0
     out=$(ip netns exec "$(lab_ns hA)" timeout $(( $1 + 20 )) iperf3 -c 10.77.0.2 -p 5201 -t "$1" -b "${IPERF_RATE:-1G}" -J) || rc=$?
-    if [ -s "$LAB_DIR/iperf3.pid" ]; then kill "$(cat "$LAB_DIR/iperf3.pid")" 2>/dev/null || true; fi
+    if [ -n "$spid" ]; then
+        kill "$spid" 2>/dev/null || true
+        local i; for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+    fi
     if [ "$rc" = 0 ]; then echo "$out"; return; fi
     {
         echo "      iperf3 client exit $rc ($([ "$rc" = 124 ] && echo "timed out after $(( $1 + 20 )) s" || echo failed)): $(jq -r '.error // "no error reported"' <<<"$out" 2>/dev/null || echo "no JSON")"
@@ -146,7 +153,9 @@ test_must_encrypt_no_sa() {
 
 test_bad_configs() {
     echo "e2e: --- bad configs are refused with the key, the value and the expected form (exit 2)"
-    LAB_DIR=$(mktemp -d /tmp/macsec-cfg.XXXXXX)
+    # The lab's own directory (made when lab.sh was sourced; removed at the end of this test,
+    # lab_up makes a new one): a directory of its own here left that one behind.
+    mkdir -p "$LAB_DIR"
     local good="$LAB_DIR/good.toml"
     cat > "$good" <<'CONF'
 [eal]
@@ -175,7 +184,14 @@ CONF
     rm -rf "$LAB_DIR"
 }
 
-trap 'lab_down 2>/dev/null || true' EXIT INT TERM
+# An iperf3 daemon still running when the script stops (its pid file is gone once it exits).
+stop_iperf_daemons() {
+    local f; for f in "$LAB_DIR"/iperf3.*.pid; do
+        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
+    done
+    return 0
+}
+trap 'stop_iperf_daemons 2>/dev/null; lab_down 2>/dev/null || true' EXIT INT TERM
 test_bad_configs
 test_static_pair 1 "0@0,1@1" "0@1,1@0" "1 worker" 1G
 test_static_pair 2 "0@0,1@0,2@1" "0@1,1@1,2@0" "2 workers" 200M
