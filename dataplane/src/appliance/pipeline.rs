@@ -18,7 +18,7 @@ use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
 use crate::secy::sectag::SECTAG_LEN_SCI;
-use crate::secy::validate::{self, Classified, RxState, RxVerdict};
+use crate::secy::validate::{self, Classified, InOrderRun, RxState, RxVerdict};
 use crate::secy::{
     batch, xpn, FrameBuf, Iv, OpenItem, Pn, RxSaStats, RxScStats, Sci, SealItem, SecyConfig, SecyStats, TxSaStats,
     TxScStats, ValidateFrames, ICV_LEN,
@@ -815,17 +815,55 @@ impl SecyWorker {
         out: &mut [Disposition],
         replay: &mut ReplayState,
     ) {
+        let n = frames.len().min(pending.len()).min(out.len());
+        let (frames, pending, out) = (&mut frames[..n], &pending[..n], &mut out[..n]);
         let mut touched = 0u16; // bit 4 * Rx SC slot + AN
-        for ((f, p), d) in frames.iter_mut().zip(pending).zip(out.iter_mut()) {
-            *d = match *p {
+        let mut i = 0;
+        while i < n {
+            out[i] = match pending[i] {
                 Pending::Done(d) => d,
                 Pending::Check { c, sa_id, lowest, valid } => {
                     touched |= 1 << ((c.sc_index * 4 + c.an.index()) & 15);
-                    self.finish_one(f, &c, sa_id, lowest, valid, replay)
+                    let run = self.finish_run(&mut frames[i..], &pending[i..], &mut out[i..], replay);
+                    if run > 0 {
+                        i += run;
+                        continue;
+                    }
+                    self.finish_one(&mut frames[i], &c, sa_id, lowest, valid, replay)
                 }
             };
+            i += 1;
         }
         self.publish_hints(touched, replay);
+    }
+
+    /// The usual case of the ordered stage: the frames from the first on that are valid, of
+    /// the first's SA and in order, recorded in its window and counters once. Returns how many
+    /// there were (none if the first is not such a frame).
+    fn finish_run<B: FrameBuf>(
+        &mut self,
+        frames: &mut [B],
+        pending: &[Pending],
+        out: &mut [Disposition],
+        replay: &mut ReplayState,
+    ) -> usize {
+        let Some(&Pending::Check { c: first, sa_id, lowest, valid: Some(true) }) = pending.first() else { return 0 };
+        let (ch, an) = (first.sc_index, first.an.index());
+        let Some(window) = replay.window(ch, an, sa_id, lowest) else { return 0 };
+        let counters = &mut self.counters;
+        let state = RxState { replay: window, sa: &mut counters.rx_sa[ch][an], sc: &mut counters.rx_sc[ch] };
+        let mut run = InOrderRun::new(state);
+        for ((f, p), d) in frames.iter_mut().zip(pending).zip(out.iter_mut()) {
+            let Pending::Check { c, sa_id: id, valid, .. } = p else { break };
+            if *id != sa_id || (c.sc_index, c.an) != (ch, first.an) || !run.push(c, *valid) {
+                break;
+            }
+            validate::strip(f, c.tag_len());
+            *d = Disposition::Forward;
+        }
+        let frames = run.finish(&self.ctx.cfg);
+        counters.forwarded_rx += frames;
+        frames as usize // at most a burst
     }
 
     /// Tells the parallel stage the lowest acceptable PN of every window the burst touched.

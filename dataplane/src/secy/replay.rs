@@ -56,6 +56,27 @@ impl ReplayWindow {
         pn.0 == self.next_pn && pn.0 != u64::MAX
     }
 
+    /// Is `pn` the PN an in-order frame carries after `before` more in-order frames, i.e.
+    /// nextPN + `before`? [`is_next`](Self::is_next) for a frame of a run not yet recorded.
+    #[inline]
+    pub fn is_next_after(&self, pn: Pn, before: u64) -> bool {
+        // The run's earlier PNs were each below 2^64 - 1, so nextPN + before does not overflow.
+        pn.0 == self.next_pn.wrapping_add(before) && pn.0 != u64::MAX
+    }
+
+    /// Records `count` in-order PNs from nextPN on, each found with
+    /// [`is_next_after`](Self::is_next_after): the same as [`accept`](Self::accept) on each in
+    /// turn, with the window moved once (10.6.5).
+    #[inline]
+    pub fn accept_next(&mut self, count: u64, window: u32) {
+        let end = self.next_pn + count;
+        for pn in self.next_pn..end {
+            self.mark(pn);
+        }
+        self.next_pn = end;
+        self.lowest_pn = self.lowest_pn.max(end.saturating_sub(u64::from(window)));
+    }
+
     /// The replay check: below the window, or a PN already accepted.
     #[inline]
     pub fn check(&self, pn: Pn) -> Result<(), Late> {
@@ -175,6 +196,35 @@ mod tests {
                 }
                 prop_assert_eq!((w.next_pn(), w.lowest_pn()), (Pn(next), Pn(lowest)));
             }
+        }
+
+        /// A run recorded at once leaves the window as accepting its PNs one by one does.
+        #[test]
+        fn accept_next_is_accept_in_turn(
+            start in prop_oneof![1u64..3000, Just(u64::MAX - 40)],
+            gaps in proptest::collection::vec(prop_oneof![1u64..40, Just(0)], 0..8),
+            run in 0u64..40,
+            window in prop_oneof![Just(0u32), 1u32..64, Just(u32::MAX)],
+        ) {
+            let (mut at_once, mut in_turn) = (ReplayWindow::new(Pn(start)), ReplayWindow::new(Pn(start)));
+            // Some history first, with holes, so the bits that slide out matter.
+            for g in gaps {
+                let pn = Pn(at_once.next_pn().0.saturating_add(g));
+                at_once.accept(pn, window);
+                in_turn.accept(pn, window);
+            }
+            let run = (0..run).take_while(|&k| at_once.is_next_after(Pn(at_once.next_pn().0.wrapping_add(k)), k)).count() as u64;
+            for k in 0..run {
+                prop_assert!(in_turn.is_next(in_turn.next_pn()), "k {}", k);
+                in_turn.accept(in_turn.next_pn(), window);
+            }
+            at_once.accept_next(run, window);
+            prop_assert_eq!((at_once.next_pn(), at_once.lowest_pn()), (in_turn.next_pn(), in_turn.lowest_pn()));
+            let next = at_once.next_pn().0;
+            for pn in next.saturating_sub(HISTORY + 50)..next.saturating_add(5) {
+                prop_assert_eq!(at_once.check(Pn(pn)), in_turn.check(Pn(pn)), "pn {}", pn);
+            }
+            prop_assert_eq!(at_once.last_pn_seen, in_turn.last_pn_seen);
         }
 
         /// With window w, an accepted PN is always above (highest accepted − w), and no PN is
