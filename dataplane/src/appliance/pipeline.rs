@@ -17,8 +17,8 @@ use super::policy::{self, HostAction, WireAction};
 use crate::gcm::{Engine, GcmKeySchedule, OpenJob, SealJob};
 use crate::secy::protect::{self, TxDrop, TxVerdict, MAC_ADDRS_LEN};
 use crate::secy::replay::ReplayWindow;
-use crate::secy::sectag::SECTAG_LEN_SCI;
-use crate::secy::validate::{self, Classified, InOrderRun, RxState, RxVerdict};
+use crate::secy::sectag::{SecTagRepr, ETHERTYPE_MACSEC, SECTAG_LEN_SCI};
+use crate::secy::validate::{self, Classified, InOrderRun, PeerTag, RxState, RxVerdict};
 use crate::secy::{
     batch, xpn, FrameBuf, Iv, OpenItem, Pn, RxSaStats, RxScStats, Sci, SealItem, SecyConfig, SecyStats, TxSaStats,
     TxScStats, ValidateFrames, ICV_LEN,
@@ -373,11 +373,16 @@ struct RxStage<'w> {
     secured: bool,
     /// The last lowest-PN hint read: (Rx SC slot, AN, SA id, lowest PN).
     hint: Option<(usize, usize, u64, Pn)>,
+    /// The usual SecTAG of Rx SC slot 0's frames, when MACsec frames are validated.
+    peer: Option<PeerTag>,
 }
 
 impl<'w> RxStage<'w> {
     fn new(ctx: &'w SecyContext, table: &'w SaTable, counters: &'w mut SecyCounters) -> Self {
-        RxStage { ctx, table, counters, mode: ctx.mode(), secured: table.has_any_sa(), hint: None }
+        let (mode, secured) = (ctx.mode(), table.has_any_sa());
+        let validates = policy::wire_action(mode, ETHERTYPE_MACSEC, secured) == WireAction::Validate;
+        let peer = table.rx.first().filter(|_| validates).map(|c| PeerTag::new(c.sci));
+        RxStage { ctx, table, counters, mode, secured, hint: None, peer }
     }
 
     /// Up to [`MAX_BATCH`] frames on the own engine: each frame that needs AES-GCM becomes an
@@ -446,6 +451,17 @@ impl<'w> RxStage<'w> {
     /// `Result`s) and returns its SA and AES-GCM check when it needs one.
     #[inline(always)]
     fn prepare_one<B: FrameBuf>(&mut self, frame: &mut B, pending: &mut Pending) -> Option<(&'w RxSaKey, Open)> {
+        // The usual frame: a MACsec frame (validated, see `new`) of Rx SC slot 0 with C set.
+        let xpn = self.ctx.cfg.cipher_suite.is_xpn();
+        if let Some((tag, secure_data_len)) = self.peer.and_then(|p| p.parse(frame.bytes(), xpn)) {
+            return match self.classify_sa(frame, pending, 0, &tag, SECTAG_LEN_SCI, secure_data_len, true) {
+                Ok(open) => open,
+                Err(v) => {
+                    *pending = Pending::Done(self.counters.delivered(v));
+                    None
+                }
+            };
+        }
         let ethertype = policy::ethertype(frame.bytes()).unwrap_or(0);
         let counters = &mut *self.counters;
         *pending = match policy::wire_action(self.mode, ethertype, self.secured) {
@@ -494,7 +510,25 @@ impl<'w> RxStage<'w> {
         let Some(ch) = sci.and_then(|s| table.rx_channel(s)).filter(|&c| c < MAX_RX_SC) else {
             return Err(self.no_sc(discard, frame, tag_len));
         };
-        let channel = &table.rx[ch];
+        self.classify_sa(frame, pending, ch, &tag, tag_len, secure_data_len, discard)
+    }
+
+    /// [`classify`](Self::classify) from the frame's Rx SC slot `ch` on: the SA and the
+    /// AES-GCM check.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn classify_sa<B: FrameBuf>(
+        &mut self,
+        frame: &mut B,
+        pending: &mut Pending,
+        ch: usize,
+        tag: &SecTagRepr,
+        tag_len: usize,
+        secure_data_len: usize,
+        discard: bool,
+    ) -> Result<Option<(&'w RxSaKey, Open)>, RxVerdict> {
+        let (cfg, table) = (&self.ctx.cfg, self.table);
+        let Some(channel) = table.rx.get(ch) else { return Err(self.no_sc(discard, frame, tag_len)) };
         let an = tag.an.index();
         // Borrowed from the burst's table: no reference count touched per frame.
         let Some(sa) = channel.sas[an].as_deref() else {
@@ -507,7 +541,7 @@ impl<'w> RxStage<'w> {
         } else {
             Pn(u64::from(tag.pn))
         };
-        let c = Classified::new(channel.sci, ch, pn, &tag, tag_len, secure_data_len);
+        let c = Classified::new(channel.sci, ch, pn, tag, tag_len, secure_data_len);
         // Same check as validate::verify_with, batched by the caller: `valid` is set then.
         // Written out, not as closures: one the compiler did not inline returned its result
         // through memory, and the load after the call waited on a failed store forward (perf).

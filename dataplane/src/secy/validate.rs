@@ -332,6 +332,44 @@ pub fn parse_tag(bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize, usize)> 
     Some((repr, tag_len, secure_data_len))
 }
 
+/// The SecTAG a receive SC's frames usually carry: the MACsec EtherType, SC, E and C set, V,
+/// ES and SCB clear, and the SC's SCI. Recognised with three compares, without the general
+/// parse: what [`PeerTag::parse`] returns is what [`parse_tag`] returns for the frame
+/// (`peer_tag_is_parse_tag`), and any other frame gets `None` and goes to `parse_tag`.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerTag {
+    sci: [u8; 8],
+}
+
+impl PeerTag {
+    /// 9.5: E and C both set (confidentiality); 9.9: the SCI is sent.
+    const TCI: u8 = Tci::SC | Tci::E | Tci::C;
+
+    pub fn new(sci: Sci) -> Self {
+        PeerTag { sci: sci.to_bytes() }
+    }
+
+    /// The SecTAG, if the frame carries this one and passes 9.12, and the Secure Data length.
+    #[inline]
+    pub fn parse(&self, bytes: &[u8], xpn: bool) -> Option<(SecTagRepr, usize)> {
+        let head = bytes.first_chunk::<{ MAC_ADDRS_LEN + SECTAG_LEN_SCI }>()?;
+        let [.., e0, e1, tci_an, sl, p0, p1, p2, p3, _, _, _, _, _, _, _, _] = *head;
+        let sci = head.last_chunk::<8>()?;
+        if [e0, e1] != ETHERTYPE_MACSEC.to_be_bytes() || tci_an & 0xfc != Self::TCI || *sci != self.sci {
+            return None;
+        }
+        let secure_data_len = bytes.len().checked_sub(MAC_ADDRS_LEN + SECTAG_LEN_SCI + ICV_LEN)?;
+        if secure_data_len > u32::MAX as usize {
+            return None;
+        }
+        let tci = Tci::from_bits(tci_an);
+        let pn = u32::from_be_bytes([p0, p1, p2, p3]);
+        let repr = SecTagRepr { tci, an: An::from_tci(tci_an), sl, pn, sci: Some(Sci::from_bytes(*sci)) };
+        repr.check(secure_data_len, xpn).ok()?;
+        Some((repr, secure_data_len))
+    }
+}
+
 /// 9.9: the SCI is in the SecTAG (SC=1), or the source address ‖ 0x0001 (ES=1), or else that of
 /// the only receive SC.
 fn frame_sci(tag: &SecTagRepr, bytes: &[u8], scs: &[RxSc]) -> Option<Sci> {
@@ -456,6 +494,38 @@ mod tests {
             prop_assert_eq!((runs.next_pn(), runs.lowest_pn()), (each.next_pn(), each.lowest_pn()));
             for pn in 0..(pn + 10) {
                 prop_assert_eq!(runs.check(Pn(pn)), each.check(Pn(pn)));
+            }
+        }
+
+        /// Frames near the usual SecTAG (each octet of it sometimes changed): where `PeerTag`
+        /// recognises one, `parse_tag` parses it the same, and names the same SCI.
+        #[test]
+        fn peer_tag_is_parse_tag(
+            tci_an in prop_oneof![4 => Just(0x2cu8), 1 => any::<u8>()],
+            sl in prop_oneof![2 => Just(0u8), 1 => any::<u8>()],
+            pn in prop_oneof![2 => 1u32.., 1 => Just(0u32)],
+            flip in prop::option::of((0usize..28, any::<u8>())),
+            len in prop_oneof![40usize..120, Just(92)],
+            xpn in any::<bool>(),
+        ) {
+            let sci = Sci(0x0200_0000_000b_0001);
+            let mut bytes = vec![0x5au8; len];
+            bytes[12..14].copy_from_slice(&ETHERTYPE_MACSEC.to_be_bytes());
+            (bytes[14], bytes[15]) = (tci_an, sl);
+            bytes[16..20].copy_from_slice(&pn.to_be_bytes());
+            bytes[20..28].copy_from_slice(&sci.to_bytes());
+            if let Some((at, value)) = flip {
+                bytes[at] = value;
+            }
+            let peer = PeerTag::new(sci).parse(&bytes, xpn);
+            if let Some((tag, secure_data_len)) = peer {
+                prop_assert_eq!(parse_tag(&bytes, xpn), Some((tag, SECTAG_LEN_SCI, secure_data_len)));
+                prop_assert_eq!(explicit_sci(&tag, &bytes), Some(sci));
+                prop_assert!(tag.tci.c());
+            }
+            // The usual frame is recognised.
+            if flip.is_none() && tci_an == 0x2c && (pn != 0 || xpn) && parse_tag(&bytes, xpn).is_some() {
+                prop_assert!(peer.is_some());
             }
         }
 
