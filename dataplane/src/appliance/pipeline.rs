@@ -703,11 +703,9 @@ fn protect_chunk<B: FrameBuf>(
     match crypto.key().engine() {
         Some((engine, key)) => {
             let mut jobs: ArrayVec<SealJob<'_>, MAX_BATCH> = ArrayVec::new();
-            let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
-                let Some((aad, data, tag)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
-                if !jobs.is_full() {
-                    jobs.push(SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag });
-                }
+            let next = write_headers(&header, counters, an, pn, frames, out, |(aad, data, tag), pn| {
+                // At most MAX_BATCH frames come: the push cannot fail.
+                let _ = jobs.try_push(SealJob { key, iv: crypto.iv(sci, pn).0, aad, data, tag });
             });
             // The engine writes each ICV into its frame.
             engine.seal_batch(&mut jobs);
@@ -716,8 +714,7 @@ fn protect_chunk<B: FrameBuf>(
         None => {
             let mut items: [SealItem<'_>; MAX_BATCH] = std::array::from_fn(|_| SealItem::empty());
             let mut n = 0;
-            let next = write_headers(&header, counters, an, pn, frames, out, |f, pn, aad_len| {
-                let Some((aad, data, icv)) = batch::seal_parts(f.bytes_mut(), aad_len) else { return };
+            let next = write_headers(&header, counters, an, pn, frames, out, |(aad, data, icv), pn| {
                 if let Some(item) = items.get_mut(n) {
                     *item = SealItem { iv: crypto.iv(sci, pn), aad, data, icv };
                     n += 1;
@@ -730,7 +727,7 @@ fn protect_chunk<B: FrameBuf>(
 }
 
 /// Phase 1 of protect, frame by frame (802.1AE-2018 10.5): the SecTAG with the frame's PN,
-/// then `ready(frame, pn, aad_len)` for its AES-GCM. Returns the next PN. The verdict follows
+/// then `ready(parts, pn)` for its AES-GCM. Returns the next PN. The verdict follows
 /// the configuration, so it is the same for every frame: counted once per chunk.
 fn write_headers<'a, B: FrameBuf>(
     header: &batch::TxHeader,
@@ -739,7 +736,7 @@ fn write_headers<'a, B: FrameBuf>(
     mut pn: u64,
     frames: &'a mut [B],
     out: &mut [Disposition],
-    mut ready: impl FnMut(&'a mut B, Pn, usize),
+    mut ready: impl FnMut(batch::SealParts<'a>, Pn),
 ) -> u64 {
     let (mut sent, mut octets) = (0u64, 0u64);
     for (f, d) in frames.iter_mut().zip(out.iter_mut()) {
@@ -747,11 +744,11 @@ fn write_headers<'a, B: FrameBuf>(
             continue;
         }
         let len = f.len();
-        match header.write(Pn(pn), f) {
-            Ok(aad_len) => {
+        match header.write_parts(Pn(pn), f) {
+            Ok(parts) => {
                 // write checked that the frame holds DA and SA.
                 (sent, octets) = (sent + 1, octets + (len - MAC_ADDRS_LEN) as u64);
-                ready(f, Pn(pn), aad_len);
+                ready(parts, Pn(pn));
             }
             Err(e) => {
                 counters.count_tx_drop(Some(e));

@@ -57,6 +57,13 @@ impl TxHeader {
     /// `pn` and returns the AAD length. On error the frame is unchanged.
     #[inline]
     pub fn write<B: FrameBuf>(&self, pn: Pn, frame: &mut B) -> Result<usize, TxDrop> {
+        self.write_parts(pn, frame).map(|(aad, _, _)| aad.len())
+    }
+
+    /// [`write`](Self::write), returning the grown frame as `(AAD, data, ICV slot)` for
+    /// AES-GCM: split from the one slice the SecTAG went into.
+    #[inline]
+    pub fn write_parts<'f, B: FrameBuf>(&self, pn: Pn, frame: &'f mut B) -> Result<SealParts<'f>, TxDrop> {
         let len = frame.len();
         protect::check_len_max(self.max_frame_len, len)?;
         grow(frame)?;
@@ -66,23 +73,27 @@ impl TxHeader {
         // low 32 bits, big-endian.
         tag[3] = SecTagRepr::short_length(user_len);
         tag[4..8].copy_from_slice(&pn.wire().to_be_bytes());
-        // The frame grew by SECTAG_LEN_SCI in front: DA and SA move back to the start, and the
-        // SecTAG goes behind them.
-        let Some(head) = frame.bytes_mut().first_chunk_mut::<{ MAC_ADDRS_LEN + SECTAG_LEN_SCI }>() else {
-            // Not reached: the frame holds at least DA, SA and the SecTAG once grown.
-            frame.trim_front(SECTAG_LEN_SCI);
-            frame.trim_back(ICV_LEN);
-            return Err(TxDrop::NoRoom);
-        };
-        let mut macs = [0u8; MAC_ADDRS_LEN];
-        macs.copy_from_slice(&head[SECTAG_LEN_SCI..]);
-        head[..MAC_ADDRS_LEN].copy_from_slice(&macs);
-        head[MAC_ADDRS_LEN..].copy_from_slice(&tag);
         // 802.1AE-2018 14.1: A = DA ‖ SA ‖ SecTAG (‖ the User Data left in clear), P = the rest.
         let clear = self.offset.map_or(user_len, |o| o.min(user_len));
-        Ok(MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear)
+        let aad_len = MAC_ADDRS_LEN + SECTAG_LEN_SCI + clear;
+        // check_len_max let through DA and SA at least, so the grown frame holds the AAD and
+        // the ICV slot: none of these splits fails.
+        let (head, rest) = frame.bytes_mut().split_at_mut_checked(aad_len).ok_or(TxDrop::NoRoom)?;
+        let (data, icv) = rest.split_last_chunk_mut::<ICV_LEN>().ok_or(TxDrop::NoRoom)?;
+        let (macs_and_tag, _) =
+            head.split_first_chunk_mut::<{ MAC_ADDRS_LEN + SECTAG_LEN_SCI }>().ok_or(TxDrop::NoRoom)?;
+        // The frame grew by SECTAG_LEN_SCI in front: DA and SA move back to the start, and the
+        // SecTAG goes behind them.
+        let mut macs = [0u8; MAC_ADDRS_LEN];
+        macs.copy_from_slice(&macs_and_tag[SECTAG_LEN_SCI..]);
+        macs_and_tag[..MAC_ADDRS_LEN].copy_from_slice(&macs);
+        macs_and_tag[MAC_ADDRS_LEN..].copy_from_slice(&tag);
+        Ok((head, data, icv))
     }
 }
+
+/// A protected frame's AAD, the data AES-GCM encrypts (or only authenticates) and its ICV slot.
+pub type SealParts<'f> = (&'f [u8], &'f mut [u8], &'f mut [u8; ICV_LEN]);
 
 /// Splits a frame prepared by [`protect_header`] into `(AAD, data, ICV slot)`.
 pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<(&[u8], &mut [u8], &mut [u8; ICV_LEN])> {
