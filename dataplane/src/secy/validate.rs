@@ -423,6 +423,36 @@ mod tests {
         Classified::new(Sci(1), 0, Pn(pn), &tag, SECTAG_LEN_SCI, 100)
     }
 
+    /// A receiver for the property tests: its configuration, with one SA's window and counters.
+    fn cfg_with(replay_protect: bool, window: u32, frames_mode: ValidateFrames) -> SecyConfig {
+        let mut cfg = SecyConfig::new(super::super::CipherSuite::GcmAes128);
+        (cfg.replay_protect, cfg.replay_window, cfg.validate_frames) = (replay_protect, window, frames_mode);
+        cfg
+    }
+
+    struct Rx {
+        window: ReplayWindow,
+        sa: RxSaStats,
+        sc: RxScStats,
+    }
+
+    impl Rx {
+        fn new() -> Self {
+            Rx { window: ReplayWindow::new(Pn(1)), sa: RxSaStats::default(), sc: RxScStats::default() }
+        }
+
+        fn state(&mut self) -> RxState<'_> {
+            RxState { replay: &mut self.window, sa: &mut self.sa, sc: &mut self.sc }
+        }
+
+        /// Same counters, window bounds, and replay check on every PN below `end`.
+        fn same_as(&self, o: &Rx, end: u64) -> bool {
+            (self.sa, self.sc) == (o.sa, o.sc)
+                && (self.window.next_pn(), self.window.lowest_pn()) == (o.window.next_pn(), o.window.lowest_pn())
+                && (0..end).all(|pn| self.window.check(Pn(pn)) == o.window.check(Pn(pn)))
+        }
+    }
+
     proptest! {
         #[test]
         fn decide_fast_path_is_decide_any(
@@ -431,22 +461,16 @@ mod tests {
             window in 0u32..40,
             frames_mode in prop::sample::select(vec![ValidateFrames::Strict, ValidateFrames::Check, ValidateFrames::Disabled]),
         ) {
-            let mut cfg = SecyConfig::new(super::super::CipherSuite::GcmAes128);
-            (cfg.replay_protect, cfg.replay_window, cfg.validate_frames) = (replay_protect, window, frames_mode);
-            let (mut fast, mut any) = (ReplayWindow::new(Pn(1)), ReplayWindow::new(Pn(1)));
-            let (mut fast_sa, mut any_sa) = (RxSaStats::default(), RxSaStats::default());
-            let (mut fast_sc, mut any_sc) = (RxScStats::default(), RxScStats::default());
+            let cfg = cfg_with(replay_protect, window, frames_mode);
+            let (mut fast, mut any) = (Rx::new(), Rx::new());
             for (pn, valid, tci) in frames {
                 let c = classified(pn, tci);
-                let v = decide(&cfg, &c, valid, RxState { replay: &mut fast, sa: &mut fast_sa, sc: &mut fast_sc });
-                let w = decide_any(&cfg, &c, valid, RxState { replay: &mut any, sa: &mut any_sa, sc: &mut any_sc });
+                let v = decide(&cfg, &c, valid, fast.state());
+                let w = decide_any(&cfg, &c, valid, any.state());
                 prop_assert_eq!(v, w);
-                prop_assert_eq!((fast.next_pn(), fast.lowest_pn()), (any.next_pn(), any.lowest_pn()));
+                prop_assert!(fast.same_as(&any, 0), "pn {}", pn);
             }
-            prop_assert_eq!((fast_sa, fast_sc), (any_sa, any_sc));
-            for pn in 0..90 {
-                prop_assert_eq!(fast.check(Pn(pn)), any.check(Pn(pn)));
-            }
+            prop_assert!(fast.same_as(&any, 90));
         }
 
         /// Frames taken in runs where they can be, `decide` on each of the others, as
@@ -458,11 +482,8 @@ mod tests {
             window in 0u32..40,
             frames_mode in prop::sample::select(vec![ValidateFrames::Strict, ValidateFrames::Check, ValidateFrames::Disabled]),
         ) {
-            let mut cfg = SecyConfig::new(super::super::CipherSuite::GcmAes128);
-            (cfg.replay_protect, cfg.replay_window, cfg.validate_frames) = (replay_protect, window, frames_mode);
-            let (mut runs, mut each) = (ReplayWindow::new(Pn(1)), ReplayWindow::new(Pn(1)));
-            let (mut runs_sa, mut each_sa) = (RxSaStats::default(), RxSaStats::default());
-            let (mut runs_sc, mut each_sc) = (RxScStats::default(), RxScStats::default());
+            let cfg = cfg_with(replay_protect, window, frames_mode);
+            let (mut runs, mut each) = (Rx::new(), Rx::new());
             // PNs mostly one after the other, some steps back and forward.
             let mut pn = 1u64;
             let frames: Vec<_> = frames.into_iter().map(|(step, valid, tci)| {
@@ -473,28 +494,24 @@ mod tests {
             }).collect();
             let mut expected = Vec::new();
             for (c, valid) in &frames {
-                expected.push(decide(&cfg, c, *valid, RxState { replay: &mut each, sa: &mut each_sa, sc: &mut each_sc }));
+                expected.push(decide(&cfg, c, *valid, each.state()));
             }
             let mut got = Vec::new();
             let mut i = 0;
             while i < frames.len() {
-                let mut run = InOrderRun::new(RxState { replay: &mut runs, sa: &mut runs_sa, sc: &mut runs_sc });
+                let mut run = InOrderRun::new(runs.state());
                 let taken = frames[i..].iter().take_while(|(c, valid)| run.push(c, *valid)).count();
                 prop_assert_eq!(run.finish(&cfg), taken as u64);
                 got.extend(std::iter::repeat_n(RxVerdict::Ok, taken));
                 i += taken;
                 if taken == 0 {
                     let (c, valid) = &frames[i];
-                    got.push(decide(&cfg, c, *valid, RxState { replay: &mut runs, sa: &mut runs_sa, sc: &mut runs_sc }));
+                    got.push(decide(&cfg, c, *valid, runs.state()));
                     i += 1;
                 }
             }
             prop_assert_eq!(got, expected);
-            prop_assert_eq!((runs_sa, runs_sc), (each_sa, each_sc));
-            prop_assert_eq!((runs.next_pn(), runs.lowest_pn()), (each.next_pn(), each.lowest_pn()));
-            for pn in 0..(pn + 10) {
-                prop_assert_eq!(runs.check(Pn(pn)), each.check(Pn(pn)));
-            }
+            prop_assert!(runs.same_as(&each, pn + 10));
         }
 
         /// Frames near the usual SecTAG (each octet of it sometimes changed): where `PeerTag`
