@@ -70,9 +70,7 @@ impl ReplayWindow {
     #[inline]
     pub fn accept_next(&mut self, count: u64, window: u32) {
         let end = self.next_pn + count;
-        for pn in self.next_pn..end {
-            self.mark(pn);
-        }
+        self.mark_range(self.next_pn, end);
         self.next_pn = end;
         self.lowest_pn = self.lowest_pn.max(end.saturating_sub(u64::from(window)));
     }
@@ -125,6 +123,20 @@ impl ReplayWindow {
     fn mark(&mut self, pn: u64) {
         let bit = pn % HISTORY;
         self.seen[(bit / 64) as usize] |= 1 << (bit % 64);
+    }
+
+    /// Sets the bits of PNs in `[from, end)`, a word at a time: bit by bit, each OR waited for
+    /// the one before in the same word (perf: 8% of the SecY's validate loop at 64 B).
+    fn mark_range(&mut self, from: u64, end: u64) {
+        let mut pn = from;
+        while pn < end {
+            let bit = pn % HISTORY;
+            let (word, shift) = ((bit / 64) as usize, bit % 64);
+            let n = (64 - shift).min(end - pn);
+            let ones = if n == 64 { u64::MAX } else { (1 << n) - 1 };
+            self.seen[word] |= ones << shift;
+            pn += n;
+        }
     }
 
     /// Clears the bits of PNs in `[next_pn, pn]`: they slide into the history unseen.
@@ -203,7 +215,7 @@ mod tests {
         fn accept_next_is_accept_in_turn(
             start in prop_oneof![1u64..3000, Just(u64::MAX - 40)],
             gaps in proptest::collection::vec(prop_oneof![1u64..40, Just(0)], 0..8),
-            run in 0u64..40,
+            run in prop_oneof![0u64..40, 40u64..1200],
             window in prop_oneof![Just(0u32), 1u32..64, Just(u32::MAX)],
         ) {
             let (mut at_once, mut in_turn) = (ReplayWindow::new(Pn(start)), ReplayWindow::new(Pn(start)));
