@@ -96,7 +96,7 @@ impl TxHeader {
 pub type SealParts<'f> = (&'f [u8], &'f mut [u8], &'f mut [u8; ICV_LEN]);
 
 /// Splits a frame prepared by [`protect_header`] into `(AAD, data, ICV slot)`.
-pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<(&[u8], &mut [u8], &mut [u8; ICV_LEN])> {
+pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<SealParts<'_>> {
     let (aad, rest) = bytes.split_at_mut_checked(aad_len)?;
     let (data, icv) = rest.split_last_chunk_mut::<ICV_LEN>()?;
     Some((aad, data, icv))

@@ -120,9 +120,9 @@ pub fn protect_with<B: FrameBuf>(
     frame: &mut B,
 ) -> Result<TxVerdict, TxDrop> {
     // The frame work is the batched path's (SecTAG, AAD split); only the AES-GCM call is per frame.
-    let (verdict, aad_len) = batch::protect_header(cfg, sci, an, pn, frame)?;
-    let (aad, data, icv_out) = batch::seal_parts(frame.bytes_mut(), aad_len).ok_or(TxDrop::NoRoom)?;
+    let header = batch::TxHeader::new(cfg, sci, an);
+    let (aad, data, icv_out) = header.write_parts(pn, frame)?;
     let icv = crypto.key().seal(&crypto.iv(sci, pn), aad, data);
     icv_out.copy_from_slice(&icv);
-    Ok(verdict)
+    Ok(header.verdict)
 }

@@ -53,7 +53,7 @@ impl ReplayWindow {
     /// nor already accepted (2^64 - 1 has no nextPN after it, so it is never "next").
     #[inline]
     pub fn is_next(&self, pn: Pn) -> bool {
-        pn.0 == self.next_pn && pn.0 != u64::MAX
+        self.is_next_after(pn, 0)
     }
 
     /// Is `pn` the PN an in-order frame carries after `before` more in-order frames, i.e.
