@@ -8,23 +8,9 @@ use super::sectag::{SecTagRepr, Tci, SECTAG_LEN_SCI};
 use super::validate::Classified;
 use super::{An, FrameBuf, Pn, Sci, SecyConfig, ValidateFrames, ICV_LEN};
 
-/// Everything of [`protect::protect_with`] but the AES-GCM: grows `frame`, writes the SecTAG
-/// and returns the verdict and the AAD length. The frame is then `AAD | data | ICV slot`, ready
-/// for [`GcmKey::seal`](super::GcmKey::seal) or a batch.
-pub fn protect_header<B: FrameBuf>(
-    cfg: &SecyConfig,
-    sci: Sci,
-    an: An,
-    pn: Pn,
-    frame: &mut B,
-) -> Result<(TxVerdict, usize), TxDrop> {
-    let header = TxHeader::new(cfg, sci, an);
-    header.write(pn, frame).map(|aad_len| (header.verdict, aad_len))
-}
-
-/// [`protect_header`] with what is the same for every frame of a burst worked out once: the
-/// SecTAG but its SL and PN, the verdict and the AAD rule. [`TxHeader::write`] then costs one
-/// bounds check and three stores per frame.
+/// Everything of [`protect::protect_with`] but the AES-GCM, with what is the same for every
+/// frame of a burst worked out once: the SecTAG but its SL and PN, the verdict and the AAD rule.
+/// [`TxHeader::write_parts`] then costs one bounds check and three stores per frame.
 #[derive(Clone, Copy, Debug)]
 pub struct TxHeader {
     /// `88e5 | TCI/AN | SL=0 | PN=0 | SCI`: SL and PN are filled in per frame.
@@ -54,14 +40,8 @@ impl TxHeader {
     }
 
     /// Grows `frame` by the SecTAG in front and the ICV slot behind, writes the SecTAG with
-    /// `pn` and returns the AAD length. On error the frame is unchanged.
-    #[inline]
-    pub fn write<B: FrameBuf>(&self, pn: Pn, frame: &mut B) -> Result<usize, TxDrop> {
-        self.write_parts(pn, frame).map(|(aad, _, _)| aad.len())
-    }
-
-    /// [`write`](Self::write), returning the grown frame as `(AAD, data, ICV slot)` for
-    /// AES-GCM: split from the one slice the SecTAG went into.
+    /// `pn` and returns the grown frame as `(AAD, data, ICV slot)` for AES-GCM, split from the
+    /// one slice the SecTAG went into. On error the frame is unchanged.
     #[inline]
     pub fn write_parts<'f, B: FrameBuf>(&self, pn: Pn, frame: &'f mut B) -> Result<SealParts<'f>, TxDrop> {
         let len = frame.len();
@@ -95,13 +75,6 @@ impl TxHeader {
 /// A protected frame's AAD, the data AES-GCM encrypts (or only authenticates) and its ICV slot.
 pub type SealParts<'f> = (&'f [u8], &'f mut [u8], &'f mut [u8; ICV_LEN]);
 
-/// Splits a frame prepared by [`protect_header`] into `(AAD, data, ICV slot)`.
-pub fn seal_parts(bytes: &mut [u8], aad_len: usize) -> Option<SealParts<'_>> {
-    let (aad, rest) = bytes.split_at_mut_checked(aad_len)?;
-    let (data, icv) = rest.split_last_chunk_mut::<ICV_LEN>()?;
-    Some((aad, data, icv))
-}
-
 /// The AAD length [`validate::verify_with`](super::validate::verify_with) would authenticate,
 /// or `None` when it would not check the frame (validateFrames Disabled and C clear).
 #[inline]
@@ -131,7 +104,7 @@ mod tests {
     use crate::secy::{CipherSuite, ConfidentialityOffset, RingBackend, SaParams, Sak, SealItem};
     use proptest::prelude::*;
 
-    /// What `protect_header` did before `TxHeader`: the SecTAG through `SecTagRepr::emit`.
+    /// What the batched path did before `TxHeader`: the SecTAG through `SecTagRepr::emit`.
     fn by_repr(cfg: &SecyConfig, sci: Sci, an: An, pn: Pn, frame: &mut Vec<u8>) -> Result<(TxVerdict, usize), TxDrop> {
         let len = frame.len();
         protect::check_len(cfg, len)?;
@@ -165,12 +138,14 @@ mod tests {
             let (sci, an) = (Sci(sci), An::new(an).unwrap());
             let (mut want, mut got) = (frame.clone(), frame);
             let w = by_repr(&cfg, sci, an, Pn(pn), &mut want);
-            prop_assert_eq!(protect_header(&cfg, sci, an, Pn(pn), &mut got), w);
+            let header = TxHeader::new(&cfg, sci, an);
+            let g = header.write_parts(Pn(pn), &mut got).map(|(aad, _, _)| (header.verdict, aad.len()));
+            prop_assert_eq!(g, w);
             prop_assert_eq!(got, want);
         }
     }
 
-    /// Header + batched seal gives the same octets as `protect_with`.
+    /// `write_parts` + batched seal gives the same octets as `protect_with`.
     #[test]
     fn header_then_batch_equals_protect_with() {
         for confidentiality in [true, false] {
@@ -186,18 +161,14 @@ mod tests {
                 protect::protect_with(&cfg, sci, p.an, Pn(5 + i as u64), &crypto, f).unwrap();
             }
             let mut got = frames.clone();
-            let lens: Vec<usize> = got
-                .iter_mut()
-                .enumerate()
-                .map(|(i, f)| protect_header(&cfg, sci, p.an, Pn(5 + i as u64), f).unwrap().1)
-                .collect();
+            let header = TxHeader::new(&cfg, sci, p.an);
             let mut items: Vec<SealItem<'_>> = got
                 .iter_mut()
-                .zip(&lens)
                 .enumerate()
-                .map(|(i, (f, &l))| {
-                    let (aad, data, icv) = seal_parts(f, l).unwrap();
-                    SealItem { iv: crypto.iv(sci, Pn(5 + i as u64)), aad, data, icv }
+                .map(|(i, f)| {
+                    let pn = Pn(5 + i as u64);
+                    let (aad, data, icv) = header.write_parts(pn, f).unwrap();
+                    SealItem { iv: crypto.iv(sci, pn), aad, data, icv }
                 })
                 .collect();
             crypto.key().seal_batch(&mut items);
