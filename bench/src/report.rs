@@ -189,11 +189,13 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
          max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n\
          Mpps/wCPU: Mpps divided by the CPU share the worker lcore thread(s) actually got (others' jobs compete)\n\
          txdrop/dp: the dataplane's counters over the phase: port tx drops (ring to the generator full) / MACsec drops\n\
-         ok/bad: of the first 64 returning frames, decrypted (by a SecY with the SA) or compared to what was encrypted\n",
+         ok/bad: of the first 64 returning frames, decrypted (by a SecY with the SA) or compared to what was encrypted\n\
+         busy fr/b: the worker lcores' share of cycles in loop turns that moved frames, and frames returned per such\n\
+         turn (32, a full burst, when the worker is the bottleneck; fewer when it waits for the generator)\n",
     );
     let _ = writeln!(
         s,
-        "{:<20} {:<8} {:>5} | {:>7} {:>7} {:>9} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {:<14}",
+        "{:<20} {:<8} {:>5} | {:>7} {:>7} {:>9} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {:>4} {:>4} | {:<14}",
         "setup",
         "phase",
         "size",
@@ -207,6 +209,8 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
         "txdrop/dp",
         "rekeys",
         "ok/bad",
+        "busy",
+        "fr/b",
         "frames per AN"
     );
     for r in rows {
@@ -233,7 +237,7 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
             let lat = p.phase != "max";
             let _ = writeln!(
                 s,
-                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} {:>9.2} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {}",
+                "{:<20} {:<8} {:>5} | {:>7.2} {:>7.2} {:>9.2} | {:>8} {:>8} {:>8} | {:>6} {:>9} {:>6} | {:>7} | {:>3.0}% {:>4.1} | {}",
                 truncate(&r.setup.name, 20),
                 p.phase,
                 p.size,
@@ -247,6 +251,8 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
                 format!("{}/{}", p.dp_port_tx_dropped, p.dp_other_drops),
                 if p.phase == "rekey" { p.rekeys.to_string() } else { "-".into() },
                 format!("{}/{}", p.checked_ok, p.checked_bad),
+                p.dp_busy * 100.0,
+                p.dp_frames_per_burst,
                 if p.phase == "rekey" { format!("{:?}", p.per_an) } else { String::new() },
             );
         }

@@ -85,6 +85,26 @@ pub struct Phase {
     /// full ring towards the generator), and MACsec drops (every other non-zero drop counter).
     pub dp_port_tx_dropped: f64,
     pub dp_other_drops: f64,
+    /// Over the phase, of the dataplane's worker lcores: the share of their cycles spent in
+    /// loop iterations that moved frames, and the frames that came back per such iteration
+    /// (32, a full burst, when the worker is the bottleneck; fewer when it waits for frames).
+    #[serde(default)]
+    pub dp_busy: f64,
+    #[serde(default)]
+    pub dp_frames_per_burst: f64,
+}
+
+/// The dataplane's worker counters, summed over its worker lcores: (busy cycles, cycles, bursts).
+fn dp_worker(port: Option<u16>) -> (f64, f64, f64) {
+    let Some(port) = port else { return (0.0, 0.0, 0.0) };
+    let text = super::scrape(port).unwrap_or_default();
+    let sum = |name: &str| -> f64 {
+        text.lines()
+            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
+            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
+            .sum()
+    };
+    (sum("macsec_worker_busy_cycles_total"), sum("macsec_worker_cycles_total"), sum("macsec_worker_bursts_total"))
 }
 
 /// (port tx drops, every other drop counter) of the dataplane, summed.
@@ -345,6 +365,7 @@ impl Gen {
         let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
         let cpu0 = cpu_secs("/proc/thread-self/stat").unwrap_or(0.0);
         let drops0 = dp_drops(a.metrics);
+        let work0 = dp_worker(a.metrics);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
         let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len()));
@@ -377,6 +398,10 @@ impl Gen {
         self.finish(&mut p, &hist, elapsed);
         let drops1 = dp_drops(a.metrics);
         (p.dp_port_tx_dropped, p.dp_other_drops) = (drops1.0 - drops0.0, drops1.1 - drops0.1);
+        let work1 = dp_worker(a.metrics);
+        let (busy, total, bursts) = (work1.0 - work0.0, work1.1 - work0.1, work1.2 - work0.2);
+        p.dp_busy = if total > 0.0 { busy / total } else { 0.0 };
+        p.dp_frames_per_burst = if bursts > 0.0 { p.received as f64 / bursts } else { 0.0 };
         let wall = (tsc() - start) as f64 / self.hz;
         p.gen_cpu_share = (cpu_secs("/proc/thread-self/stat").unwrap_or(0.0) - cpu0) / wall;
         Ok(p)

@@ -304,7 +304,7 @@ fn metrics_port(n: usize) -> u16 {
 }
 
 /// The dataplane's Prometheus text, or `None` while it does not answer.
-fn scrape(port: u16) -> Option<String> {
+pub(crate) fn scrape(port: u16) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
@@ -488,6 +488,8 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
                 checked_bad: same.iter().map(|p| p.checked_bad).sum(),
                 dp_port_tx_dropped: m(|p| p.dp_port_tx_dropped),
                 dp_other_drops: m(|p| p.dp_other_drops),
+                dp_busy: m(|p| p.dp_busy),
+                dp_frames_per_burst: m(|p| p.dp_frames_per_burst),
                 ..p0.clone()
             }
         })
