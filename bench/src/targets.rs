@@ -4,17 +4,49 @@ use crate::crypto::{CryptoResult, REFERENCES};
 use crate::dataplane::DataplaneReport;
 use crate::secy::SecyResult;
 
+/// How a row stands to the issue's text ("at 1500 B AES-256 unless said").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// A target as the issue words it.
+    Issue,
+    /// A row this bench adds beyond the issue's words: the SecY at 64 B and IMIX (the issue's
+    /// SecY target is at 1500 B), and the dataplane without a generator (the issue's per-worker
+    /// rows have one on the other core).
+    Beyond,
+    /// 2 workers against 1: the issue asks for 1.8x on a machine with the cores for it, and on
+    /// this one for the design and a test that proves the order is kept.
+    MoreCores,
+}
+
+impl Scope {
+    pub fn label(self) -> &'static str {
+        match self {
+            Scope::Issue => "issue",
+            Scope::Beyond => "beyond",
+            Scope::MoreCores => "cores",
+        }
+    }
+}
+
 #[derive(Debug, serde::Serialize)]
 pub struct Target {
     pub target: String,
     pub value: f64,
     pub goal: f64,
     pub met: bool,
+    pub scope: Scope,
     pub detail: String,
 }
 
 fn t(target: String, value: f64, goal: f64, detail: String) -> Target {
-    Target { target, value, goal, met: value >= goal, detail }
+    Target { target, value, goal, met: value >= goal, scope: Scope::Issue, detail }
+}
+
+impl Target {
+    fn scope(self, scope: Scope) -> Target {
+        Target { scope, ..self }
+    }
 }
 
 pub fn judge(crypto: &[CryptoResult], secy: &[SecyResult], dp: &DataplaneReport) -> Vec<Target> {
@@ -61,12 +93,13 @@ fn engine_vs_references(crypto: &[CryptoResult], out: &mut Vec<Target>) {
 fn secy_vs_engine(secy: &[SecyResult], out: &mut Vec<Target>) {
     for r in secy.iter().filter(|r| r.backend.starts_with("EngineBackend") && r.suite == "gcm-aes-256") {
         if r.size == "1518" || r.size == "64" || r.size == "IMIX" {
-            out.push(t(
+            let row = t(
                 format!("secy {} {} B vs raw engine", r.stage, r.size),
                 r.ratio_vs_raw,
                 0.9,
                 format!("{:.2} Mpps vs {} {:.2} Mpps", r.rate.mpps, r.raw_implementation, r.raw_mpps),
-            ));
+            );
+            out.push(if r.size == "1518" { row } else { row.scope(Scope::Beyond) });
         }
     }
 }
@@ -104,33 +137,58 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             ));
         }
         if let (Some(c), Some(raw)) = (cap(stage, "1518"), raw) {
-            out.push(t(
-                format!("dataplane capacity {stage} 1518 B vs raw engine"),
-                c / raw.raw_mpps,
-                0.75,
-                format!("{c:.2} Mpps (no generator) vs {} {:.2} Mpps", raw.raw_implementation, raw.raw_mpps),
-            ));
+            out.push(
+                t(
+                    format!("dataplane capacity {stage} 1518 B vs raw engine"),
+                    c / raw.raw_mpps,
+                    0.75,
+                    format!("{c:.2} Mpps (no generator) vs {} {:.2} Mpps", raw.raw_implementation, raw.raw_mpps),
+                )
+                .scope(Scope::Beyond),
+            );
         }
         if let Some(d) = max(protect, 1, "64") {
             out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, format!("{d:.2} Mpps over memif")));
         }
         if let Some(c) = cap(stage, "64") {
-            out.push(t(
-                format!("dataplane capacity {stage} 64 B, Mpps"),
-                c,
-                15.0,
-                format!("{c:.2} Mpps (no generator)"),
-            ));
+            out.push(
+                t(format!("dataplane capacity {stage} 64 B, Mpps"), c, 15.0, format!("{c:.2} Mpps (no generator)"))
+                    .scope(Scope::Beyond),
+            );
         }
     }
     for size in ["64", "1518", "IMIX"] {
         if let (Some(a), Some(b)) = (capw("validate", 1, size), capw("validate", 2, size)) {
-            out.push(t(
-                format!("validate one SA {size} B, 2 workers vs 1 (capacity)"),
-                b / a,
-                1.8,
-                format!("{a:.2} -> {b:.2} Mpps, one worker lcore per CPU, service lcore shares CPU 0"),
-            ));
+            out.push(
+                t(
+                    format!("validate one SA {size} B, 2 workers vs 1 (capacity)"),
+                    b / a,
+                    1.8,
+                    format!("{a:.2} -> {b:.2} Mpps, one worker lcore per CPU, service lcore shares CPU 0"),
+                )
+                .scope(Scope::MoreCores),
+            );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_issues_own_rows_are_scoped_issue() {
+        let row = |name: &str| t(name.into(), 1.0, 1.0, String::new());
+        assert_eq!(row("x").scope, Scope::Issue);
+        assert_eq!(row("x").scope(Scope::Beyond).scope, Scope::Beyond);
+        let summary = crate::report::targets_table(&[
+            row("a"),
+            t("b".into(), 0.5, 1.0, String::new()),
+            row("c").scope(Scope::Beyond),
+            t("d".into(), 0.5, 1.0, String::new()).scope(Scope::MoreCores),
+        ]);
+        assert!(summary.contains("as the issue words them: 1 of 2 met"), "{summary}");
+        assert!(summary.contains("beyond the issue's words: 1 of 1 met"), "{summary}");
+        assert!(summary.contains("need more cores than this machine has: 0 of 1 met"), "{summary}");
     }
 }
