@@ -519,6 +519,7 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], mask: __m128i) -> [u8; 16] {
 
 /// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk plus the reduced value
 /// of the chunks before, which is folded into the first block of the next chunk.
+#[derive(Clone, Copy)]
 struct Ghash<'k> {
     key: &'k GcmKeySchedule,
     lo: __m128i,
@@ -539,20 +540,25 @@ impl<'k> Ghash<'k> {
         Ghash { key, lo: z, mid: z, hi: z, acc: z, p: total.min(MAX_POWERS), rem: total }
     }
 
+    /// Absorbs `bytes`, the last block zero-padded. The state is worked on in a local copy and
+    /// stored back once: kept behind `&mut self`, each block's three sums went through memory
+    /// and waited on the store of the block before (perf: a store-forward chain per block).
     #[inline]
     #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
     fn segment(&mut self, bytes: &[u8]) {
+        let mut g = *self;
         let full = bytes.len() / 16 * 16;
         let mut off = 0;
         while off < full {
-            self.block(bswap(load_at(bytes, off)));
+            g.block(bswap(load_at(bytes, off)));
             off += 16;
         }
         if full < bytes.len() {
             let mut pad = [0u8; 16];
             super::copy_short(&mut pad[..bytes.len() - full], &bytes[full..]);
-            self.block(bswap(load(&pad)));
+            g.block(bswap(load(&pad)));
         }
+        *self = g;
     }
 
     /// Absorbs one byte-reversed block.
