@@ -334,7 +334,9 @@ pub fn targets_table(ts: &[Target]) -> String {
             if t.met { "MET" } else { "MISS" },
             t.scope.label(),
             t.target,
-            t.value,
+            // Rounded down: a value just under its goal (1.7991 against 1.80) must not print as
+            // the goal next to MISS.
+            (t.value * 100.0).floor() / 100.0,
             t.goal,
             t.detail
         );

@@ -183,11 +183,12 @@ mod tests {
         assert_eq!(row("x").scope(Scope::Beyond).scope, Scope::Beyond);
         let summary = crate::report::targets_table(&[
             row("a"),
-            t("b".into(), 0.5, 1.0, String::new()),
+            t("b".into(), 0.9991, 1.0, String::new()),
             row("c").scope(Scope::Beyond),
             t("d".into(), 0.5, 1.0, String::new()).scope(Scope::MoreCores),
         ]);
         assert!(summary.contains("as the issue words them: 1 of 2 met"), "{summary}");
+        assert!(summary.contains("MISS issue  b") && summary.contains("   0.99 (goal  1.00)"), "{summary}");
         assert!(summary.contains("beyond the issue's words: 1 of 1 met"), "{summary}");
         assert!(summary.contains("need more cores than this machine has: 0 of 1 met"), "{summary}");
     }
