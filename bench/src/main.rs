@@ -247,9 +247,10 @@ fn run_secy(args: &Args, crypto: &crypto::Options) -> Vec<secy::SecyResult> {
 fn print_human(o: &Output) {
     let m = &o.machine;
     println!(
-        "macsec-bench on {} ({} CPUs, core ≈ {:.2} GHz), kernel {}, commit {}",
-        m.cpu_model, m.cpus, m.core_ghz, m.kernel, m.commit
+        "macsec-bench on {} ({}, {} CPUs, core ≈ {:.2} GHz), kernel {}, commit {}",
+        m.cpu_model, m.cpu_id, m.cpus, m.core_ghz, m.kernel, m.commit
     );
+    println!("CPU flags the engine uses: {}; best engine path: {}", m.flags.join(" "), m.best_path);
     println!("median of {} runs{}", o.runs, if o.quick { " (quick)" } else { "" });
     for n in &o.notes {
         println!("note: {n}");

@@ -12,6 +12,12 @@ use crate::targets::{Scope, Target};
 #[derive(Debug, serde::Serialize)]
 pub struct Machine {
     pub cpu_model: String,
+    /// `family F model M stepping S` from /proc/cpuinfo (the model name alone can be generic).
+    pub cpu_id: String,
+    /// The CPU features the engine's paths choose by, as this CPU reports them.
+    pub flags: Vec<String>,
+    /// The engine path `Engine::best` picks here.
+    pub best_path: String,
     pub cpus: usize,
     pub core_ghz: f64,
     pub kernel: String,
@@ -28,6 +34,20 @@ impl Machine {
                 l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string())
             })
             .unwrap_or_default();
+        let field = |name: &str| {
+            cpuinfo.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                (k.trim() == name).then(|| v.trim().to_string())
+            })
+        };
+        let cpu_id = format!(
+            "family {} model {} stepping {}",
+            field("cpu family").unwrap_or_default(),
+            field("model").unwrap_or_default(),
+            field("stepping").unwrap_or_default()
+        );
+        let flags = cpu_flags();
+        let best_path = macsec_dataplane::gcm::Engine::best().path().name().to_string();
         // Not available_parallelism(): EAL has pinned this thread to one CPU by now.
         let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim().to_string();
@@ -41,8 +61,33 @@ impl Machine {
         });
         let commit = commit.unwrap_or_default();
         let command = std::env::args().collect::<Vec<_>>().join(" ");
-        Machine { cpu_model, cpus, core_ghz: core_hz / 1e9, kernel, commit, command }
+        Machine { cpu_model, cpu_id, flags, best_path, cpus, core_ghz: core_hz / 1e9, kernel, commit, command }
     }
+}
+
+/// The features the engine's paths need (gcm/x86_*.rs `Cpu::detect`) that this CPU has.
+fn cpu_flags() -> Vec<String> {
+    let mut out: Vec<&str> = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        macro_rules! has {
+            ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { out.push($f); } )* };
+        }
+        has!(
+            "aes",
+            "pclmulqdq",
+            "ssse3",
+            "sse4.1",
+            "avx",
+            "avx2",
+            "vaes",
+            "vpclmulqdq",
+            "avx512f",
+            "avx512bw",
+            "avx512vl"
+        );
+    }
+    out.into_iter().map(str::to_string).collect()
 }
 
 /// One same-run ratio: `ours` against the fastest reference at one point.
