@@ -189,6 +189,9 @@ lab_down() {
     sleep 0.5
     for p in "${LAB_PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
     for n in hA dA dB hB; do ip netns del "$(lab_ns $n)" 2>/dev/null || true; done
+    # EAL leaves its runtime directory behind; the lab's dataplanes have the file prefixes
+    # ${LAB}A and ${LAB}B (lab_config_head).
+    rm -rf "/var/run/dpdk/${LAB}A" "/var/run/dpdk/${LAB}B"
     rm -rf "$LAB_DIR"
 }
 
