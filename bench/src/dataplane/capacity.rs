@@ -16,7 +16,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use super::gen::{templates, GenArgs};
-use super::{command, metrics_port, scrape, worker_cpu, write_config, DpOptions, Reaper, Setup};
+use super::{command, metrics_port, scrape, sum_samples, worker_cpu, write_config, DpOptions, Reaper, Setup};
 use crate::sizes::Size;
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -184,9 +184,5 @@ fn once_in(bin: &Path, i: Input, o: &DpOptions, n: usize, dir: &Path) -> Result<
 /// `macsec_port_tx_packets_total` of one port, summed over its queues.
 fn counter(port: u16, out_port: &str) -> f64 {
     let text = scrape(port).unwrap_or_default();
-    let label = format!("port=\"{out_port}\"");
-    text.lines()
-        .filter(|l| l.starts_with("macsec_port_tx_packets_total{") && l.contains(&label))
-        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
-        .sum()
+    sum_samples(&text, "macsec_port_tx_packets_total", &format!("port=\"{out_port}\""))
 }

@@ -98,12 +98,7 @@ pub struct Phase {
 fn dp_worker(port: Option<u16>) -> (f64, f64, f64) {
     let Some(port) = port else { return (0.0, 0.0, 0.0) };
     let text = super::scrape(port).unwrap_or_default();
-    let sum = |name: &str| -> f64 {
-        text.lines()
-            .filter(|l| l.starts_with(name) && l[name.len()..].starts_with('{'))
-            .filter_map(|l| l.rsplit_once(' ')?.1.parse::<f64>().ok())
-            .sum()
-    };
+    let sum = |name| super::sum_samples(&text, name, "");
     (sum("macsec_worker_busy_cycles_total"), sum("macsec_worker_cycles_total"), sum("macsec_worker_bursts_total"))
 }
 

@@ -314,6 +314,14 @@ pub(crate) fn scrape(port: u16) -> Option<String> {
     Some(text)
 }
 
+/// The sum of the samples of metric `name` in Prometheus text whose labels contain `label`.
+pub(crate) fn sum_samples(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.strip_prefix(name).is_some_and(|rest| rest.starts_with('{')) && l.contains(label))
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum()
+}
+
 /// Non-zero `*drop*` counters from the dataplane's Prometheus endpoint.
 fn drop_counters(port: u16) -> Vec<(String, f64)> {
     let text = scrape(port).unwrap_or_default();
@@ -494,4 +502,24 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::sum_samples;
+
+    #[test]
+    fn sum_samples_takes_the_named_metric_with_the_label() {
+        let text = "# HELP macsec_worker_cycles_total x\n\
+                    macsec_worker_cycles_total{lcore=\"1\"} 10\n\
+                    macsec_worker_cycles_total{lcore=\"2\"} 5\n\
+                    macsec_worker_cycles_total_extra{lcore=\"1\"} 100\n\
+                    macsec_worker_busy_cycles_total{lcore=\"1\"} 7\n\
+                    macsec_port_tx_packets_total{port=\"wire\",queue=\"0\"} 3\n\
+                    macsec_port_tx_packets_total{port=\"host\",queue=\"0\"} 4\n";
+        assert_eq!(sum_samples(text, "macsec_worker_cycles_total", ""), 15.0);
+        assert_eq!(sum_samples(text, "macsec_worker_busy_cycles_total", ""), 7.0);
+        assert_eq!(sum_samples(text, "macsec_port_tx_packets_total", "port=\"wire\""), 3.0);
+        assert_eq!(sum_samples(text, "macsec_absent_total", ""), 0.0);
+    }
 }
