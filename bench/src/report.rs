@@ -28,18 +28,14 @@ pub struct Machine {
 impl Machine {
     pub fn probe(core_hz: f64) -> Machine {
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-        let cpu_model = cpuinfo
-            .lines()
-            .find_map(|l| {
-                l.strip_prefix("model name").and_then(|r| r.split_once(':')).map(|(_, m)| m.trim().to_string())
-            })
-            .unwrap_or_default();
+        // The first CPU's `name : value` line.
         let field = |name: &str| {
             cpuinfo.lines().find_map(|l| {
                 let (k, v) = l.split_once(':')?;
                 (k.trim() == name).then(|| v.trim().to_string())
             })
         };
+        let cpu_model = field("model name").unwrap_or_default();
         let cpu_id = format!(
             "family {} model {} stepping {}",
             field("cpu family").unwrap_or_default(),
