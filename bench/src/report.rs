@@ -224,6 +224,12 @@ pub fn secy_table(rows: &[SecyResult]) -> String {
     s
 }
 
+/// A setup's handoff probes, `before/after` per run (`?` where one failed).
+pub fn handoffs(r: &SetupResult) -> String {
+    let ns = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0}"));
+    r.handoff_ns.iter().map(|[a, b]| format!("{}/{}", ns(*a), ns(*b))).collect::<Vec<_>>().join(", ")
+}
+
 pub fn dataplane_table(rows: &[SetupResult]) -> String {
     let mut s = String::from(
         "\nmacsec-dataplane over memif (generator on the other CPU), gcm-aes-256, static keys\n\
@@ -232,7 +238,9 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
          txdrop/dp: the dataplane's counters over the phase: port tx drops (ring to the generator full) / MACsec drops\n\
          ok/bad: of the first 64 returning frames, decrypted (by a SecY with the SA) or compared to what was encrypted\n\
          busy fr/b: the worker lcores' share of cycles in loop turns that moved frames, and frames returned per such\n\
-         turn (32, a full burst, when the worker is the bottleneck; fewer when it waits for the generator)\n",
+         turn (32, a full burst, when the worker is the bottleneck; fewer when it waits for the generator)\n\
+         handoff: what the host takes to move a 1518-octet frame from the generator's CPU to the worker's (two\n\
+         threads, no DPDK), just before and after each run; memif's copies pay it on every frame\n",
     );
     let _ = writeln!(
         s,
@@ -271,6 +279,7 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
             shares.join(", "),
             gen.join(" ")
         );
+        let _ = writeln!(s, "{:<20} handoff per run, ns per frame before/after: {}", r.setup.name, handoffs(r));
         for (k, v) in &r.dataplane_drops {
             let _ = writeln!(s, "{:<20} dataplane counter {k} = {v}", r.setup.name);
         }

@@ -118,22 +118,26 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
     };
     let cap = |dir: &str, size: &str| capw(dir, 1, size);
+    // The max phase's Mpps, and the setup's handoff probes: whether its runs had the host's
+    // slow mode.
     let max = |protect: bool, workers: usize, size: &str| {
-        dp.iter()
-            .find(|r| r.setup.protect == protect && r.setup.workers == workers)
-            .and_then(|r| r.phases.iter().find(|p| p.phase == "max" && p.size == size))
-            .map(|p| p.mpps)
+        let r = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == workers)?;
+        let p = r.phases.iter().find(|p| p.phase == "max" && p.size == size)?;
+        Some((p.mpps, crate::report::handoffs(r)))
     };
     for (stage, protect) in [("protect", true), ("validate", false)] {
         let raw = secy.iter().find(|r| {
             r.backend.starts_with("EngineBackend") && r.suite == "gcm-aes-256" && r.size == "1518" && r.stage == stage
         });
-        if let (Some(d), Some(raw)) = (max(protect, 1, "1518"), raw) {
+        if let (Some((d, h)), Some(raw)) = (max(protect, 1, "1518"), raw) {
             out.push(t(
                 format!("dataplane {stage} 1518 B per worker vs raw engine"),
                 d / raw.raw_mpps,
                 0.75,
-                format!("{d:.2} Mpps vs {} {:.2} Mpps on the same User Data", raw.raw_implementation, raw.raw_mpps),
+                format!(
+                    "{d:.2} Mpps vs {} {:.2} Mpps on the same User Data; handoff {h} ns",
+                    raw.raw_implementation, raw.raw_mpps
+                ),
             ));
         }
         if let (Some(c), Some(raw)) = (cap(stage, "1518"), raw) {
@@ -147,8 +151,9 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
                 .scope(Scope::Beyond),
             );
         }
-        if let Some(d) = max(protect, 1, "64") {
-            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, format!("{d:.2} Mpps over memif")));
+        if let Some((d, h)) = max(protect, 1, "64") {
+            let detail = format!("{d:.2} Mpps over memif; handoff {h} ns");
+            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, detail));
         }
         if let Some(c) = cap(stage, "64") {
             out.push(

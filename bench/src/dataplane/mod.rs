@@ -7,6 +7,7 @@
 pub mod capacity;
 pub mod ctl;
 pub mod gen;
+pub mod handoff;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -38,6 +39,10 @@ pub struct SetupResult {
     /// Median over the runs of the summed worker shares: `mpps / worker_cpus` estimates the
     /// rate of workers that had their CPUs to themselves.
     pub worker_cpus: f64,
+    /// Per run, [`handoff::handoff_ns`] from the generator's CPU to the first worker's just
+    /// before and just after it (`None` where it could not be measured): whether the run had
+    /// this host's slow mode.
+    pub handoff_ns: Vec<[Option<f64>; 2]>,
     /// The dataplane's own drop counters at the end of the last run (Prometheus samples that
     /// are not zero; names from dataplane/src/appliance/metrics.rs).
     pub dataplane_drops: Vec<(String, f64)>,
@@ -125,6 +130,7 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
                     runs: Vec::new(),
                     worker_cpu_share: Vec::new(),
                     worker_cpus: f64::NAN,
+                    handoff_ns: Vec::new(),
                     dataplane_drops: Vec::new(),
                     error: Some(e.clone()),
                 })
@@ -136,10 +142,17 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         .enumerate()
         .map(|(i, s)| {
             let (mut runs, mut shares, mut drops) = (Vec::new(), Vec::new(), Vec::new());
-            let mut error = None;
+            let (mut handoffs, mut error) = (Vec::new(), None);
+            let handoff = || {
+                let to = first_worker_cpu(&s.lcores)?;
+                handoff::handoff_ns(o.gen_cpu, to).map_err(|e| eprintln!("dataplane: handoff probe: {e}")).ok()
+            };
             for r in 0..o.runs {
                 eprintln!("dataplane: {} (run {})", s.name, r + 1);
-                match run_once(&bin, s, o, i * 10 + r) {
+                let before = handoff();
+                let result = run_once(&bin, s, o, i * 10 + r);
+                handoffs.push([before, handoff()]);
+                match result {
                     Ok((p, share, d)) => {
                         runs.push(p);
                         shares.push(share);
@@ -158,11 +171,18 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
                 runs,
                 worker_cpu_share: shares,
                 worker_cpus,
+                handoff_ns: handoffs,
                 dataplane_drops: drops,
                 error,
             }
         })
         .collect()
+}
+
+/// The CPU of worker lcore 1 (the first worker; lcore 0 is the service lcore) in an EAL
+/// `--lcores` map such as `0@0,1@1,2@0`.
+fn first_worker_cpu(lcores: &str) -> Option<usize> {
+    lcores.split(',').find_map(|m| m.strip_prefix("1@")).and_then(|cpu| cpu.parse().ok())
 }
 
 /// The `macsec-dataplane` binary next to this one (same target dir). Under `cargo run` it is
@@ -506,7 +526,16 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
 
 #[cfg(test)]
 mod tests {
-    use super::sum_samples;
+    use super::{first_worker_cpu, setups, sum_samples};
+
+    #[test]
+    fn the_first_worker_is_lcore_1() {
+        assert_eq!(first_worker_cpu("0@0,1@1,2@0"), Some(1));
+        assert_eq!(first_worker_cpu("0@1,2@1,1@0"), Some(0));
+        assert_eq!(first_worker_cpu("0@0"), None);
+        assert_eq!(first_worker_cpu("0@0,1@x"), None);
+        assert!(setups().iter().all(|s| first_worker_cpu(&s.lcores) == Some(1)));
+    }
 
     #[test]
     fn sum_samples_takes_the_named_metric_with_the_label() {

@@ -1,0 +1,144 @@
+//! What this host charges to move a frame from one CPU to another, without DPDK: one thread on
+//! each CPU, passing 1518-octet frames through a ring of 2048 buffers of 2048 octets (the shape
+//! of the memif rings between the generator and the dataplane, `rsize=11`). The receiving
+//! thread reads every octet, as memif's copy does.
+//!
+//! On the 2-vCPU host of `bench/RESULTS.md` this costs about 100 ns per frame most of the time
+//! and about 300 ns in stretches of seconds to minutes (its "slow mode"), in which the memif
+//! rows fall to about 0.4x. The bench measures it just before and just after every memif run,
+//! so that each run says which mode it had.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::unistd::Pid;
+
+/// Octets per frame handed over.
+pub const FRAME: usize = 1518;
+const SLOTS: usize = 2048;
+/// One ring slot, in 8-octet words (2048 octets).
+const SLOT_WORDS: usize = 2048 / 8;
+const FRAME_WORDS: usize = FRAME.div_ceil(8);
+const FRAMES: u64 = 100_000;
+/// Either thread gives up when the other makes no progress for this long (a CPU that is
+/// offline or taken by a real-time task).
+const STALL: Duration = Duration::from_secs(2);
+
+/// A position in the ring on a cache line of its own, so that the two positions and the
+/// frames do not share lines.
+#[repr(align(64))]
+#[derive(Default)]
+struct Position(AtomicU64);
+
+struct Ring {
+    slots: Vec<AtomicU64>,
+    /// Frames written.
+    head: Position,
+    /// Frames read.
+    tail: Position,
+}
+
+/// The value of word `k` of frame `i`: the reader checks the sum, so every word is really read.
+fn word(i: u64, k: usize) -> u64 {
+    i.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ k as u64
+}
+
+/// Nanoseconds per 1518-octet frame handed from a thread on CPU `from` to one on CPU `to`, over
+/// 100 000 frames (tens of milliseconds).
+pub fn handoff_ns(from: usize, to: usize) -> Result<f64, String> {
+    let allowed = sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("CPUs of this process: {e}"))?;
+    if let Some(cpu) = [from, to].into_iter().find(|&c| !allowed.is_set(c).unwrap_or(false)) {
+        return Err(format!("CPU {cpu} is not one this process may run on"));
+    }
+    let ring = Ring {
+        slots: (0..SLOTS * SLOT_WORDS).map(|_| AtomicU64::new(0)).collect(),
+        head: Position::default(),
+        tail: Position::default(),
+    };
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| write_frames(&ring, from));
+        let read = read_frames(&ring, to);
+        if read.is_err() {
+            // Unblocks a writer waiting for room.
+            ring.tail.0.store(u64::MAX / 2, Ordering::Release);
+        }
+        let written = writer.join().map_err(|_| "the writing thread panicked".to_string())?;
+        let (elapsed, sum) = read?;
+        written?;
+        let want = (0..FRAMES).flat_map(|i| (0..FRAME_WORDS).map(move |k| word(i, k))).fold(0u64, u64::wrapping_add);
+        if sum != want {
+            return Err("the frames arrived changed".into());
+        }
+        Ok(elapsed.as_nanos() as f64 / FRAMES as f64)
+    })
+}
+
+fn pin(cpu: usize) -> Result<(), String> {
+    let mut set = CpuSet::new();
+    set.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
+    sched_setaffinity(Pid::from_raw(0), &set).map_err(|e| format!("CPU {cpu}: {e}"))
+}
+
+fn write_frames(ring: &Ring, cpu: usize) -> Result<(), String> {
+    pin(cpu)?;
+    for i in 0..FRAMES {
+        let since = Instant::now();
+        // Room for frame i once the reader has taken frame i - SLOTS.
+        while i.saturating_sub(ring.tail.0.load(Ordering::Acquire)) >= SLOTS as u64 {
+            if since.elapsed() > STALL {
+                return Err(format!("the reader on the other CPU took no frame for {STALL:?}"));
+            }
+            std::hint::spin_loop();
+        }
+        let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
+        for (k, w) in slot.iter().enumerate() {
+            w.store(word(i, k), Ordering::Relaxed);
+        }
+        ring.head.0.store(i + 1, Ordering::Release);
+    }
+    Ok(())
+}
+
+/// The time from the first frame's arrival to the last one read, and the sum of all words.
+fn read_frames(ring: &Ring, cpu: usize) -> Result<(Duration, u64), String> {
+    pin(cpu)?;
+    let mut sum = 0u64;
+    let mut start = None;
+    for i in 0..FRAMES {
+        let since = Instant::now();
+        while ring.head.0.load(Ordering::Acquire) <= i {
+            if since.elapsed() > STALL {
+                return Err(format!("the writer on the other CPU sent no frame for {STALL:?}"));
+            }
+            std::hint::spin_loop();
+        }
+        let start = *start.get_or_insert_with(Instant::now);
+        let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
+        sum = slot.iter().fold(sum, |s, w| s.wrapping_add(w.load(Ordering::Relaxed)));
+        ring.tail.0.store(i + 1, Ordering::Release);
+        if i + 1 == FRAMES {
+            return Ok((start.elapsed(), sum));
+        }
+    }
+    Ok((Duration::ZERO, sum))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hands_frames_between_two_cpus_or_within_one() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let ns = handoff_ns(0, cpus.min(2) - 1).unwrap();
+        // A frame takes some time, and less than the stall limit.
+        assert!(ns > 0.0 && ns < STALL.as_nanos() as f64, "{ns}");
+    }
+
+    #[test]
+    fn a_cpu_that_does_not_exist_is_an_error() {
+        let e = handoff_ns(0, 4096).unwrap_err();
+        assert!(e.contains("CPU 4096"), "{e}");
+    }
+}
