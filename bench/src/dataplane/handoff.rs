@@ -57,12 +57,17 @@ pub fn handoff_ns(from: usize, to: usize) -> Result<f64, String> {
         tail: Position::default(),
     };
     std::thread::scope(|s| {
+        // Both on threads of their own: the caller keeps the CPUs it had.
         let writer = s.spawn(|| write_frames(&ring, from));
-        let read = read_frames(&ring, to);
-        if read.is_err() {
-            // Unblocks a writer waiting for room.
-            ring.tail.0.store(u64::MAX / 2, Ordering::Release);
-        }
+        let reader = s.spawn(|| {
+            let read = read_frames(&ring, to);
+            if read.is_err() {
+                // Unblocks a writer waiting for room.
+                ring.tail.0.store(u64::MAX / 2, Ordering::Release);
+            }
+            read
+        });
+        let read = reader.join().map_err(|_| "the reading thread panicked".to_string())?;
         let written = writer.join().map_err(|_| "the writing thread panicked".to_string())?;
         let (elapsed, sum) = read?;
         written?;
@@ -134,6 +139,13 @@ mod tests {
         let ns = handoff_ns(0, cpus.min(2) - 1).unwrap();
         // A frame takes some time, and less than the stall limit.
         assert!(ns > 0.0 && ns < STALL.as_nanos() as f64, "{ns}");
+    }
+
+    #[test]
+    fn the_caller_keeps_its_cpus() {
+        let before = sched_getaffinity(Pid::from_raw(0)).unwrap();
+        handoff_ns(0, 0).unwrap();
+        assert_eq!(sched_getaffinity(Pid::from_raw(0)).unwrap(), before);
     }
 
     #[test]
