@@ -224,12 +224,6 @@ pub fn secy_table(rows: &[SecyResult]) -> String {
     s
 }
 
-/// A setup's handoff probes, `before/after` per run (`?` where one failed).
-pub fn handoffs(r: &SetupResult) -> String {
-    let ns = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0}"));
-    r.handoff_ns.iter().map(|[a, b]| format!("{}/{}", ns(*a), ns(*b))).collect::<Vec<_>>().join(", ")
-}
-
 pub fn dataplane_table(rows: &[SetupResult]) -> String {
     let mut s = String::from(
         "\nmacsec-dataplane over memif (generator on the other CPU), gcm-aes-256, static keys\n\
@@ -279,7 +273,12 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
             shares.join(", "),
             gen.join(" ")
         );
-        let _ = writeln!(s, "{:<20} handoff per run, ns per frame before/after: {}", r.setup.name, handoffs(r));
+        let _ = writeln!(
+            s,
+            "{:<20} handoff per run, ns per frame before/after: {}",
+            r.setup.name,
+            crate::dataplane::handoff::label(&r.handoff_ns)
+        );
         for (k, v) in &r.dataplane_drops {
             let _ = writeln!(s, "{:<20} dataplane counter {k} = {v}", r.setup.name);
         }
@@ -314,7 +313,7 @@ pub fn capacity_table(rows: &[crate::dataplane::capacity::Capacity]) -> String {
     let mut s = String::from(
         "\nmacsec-dataplane capacity, no generator: input port replays a pcap from memory (net_pcap infinite_rx,\n\
          one copy per frame) or hands out untouched frames (net_null size=L); output port discards (net_null);\n\
-         rate from the dataplane's own tx counters; one worker lcore per CPU\n",
+         rate from the dataplane's own tx counters; one worker lcore per CPU; 2 workers: handoff as in the memif table\n",
     );
     for c in rows {
         let _ = write!(
@@ -329,6 +328,9 @@ pub fn capacity_table(rows: &[crate::dataplane::capacity::Capacity]) -> String {
             c.worker_cpu_share * 100.0,
             c.runs_mpps.iter().map(|x| (x * 100.0).round() / 100.0).collect::<Vec<_>>()
         );
+        if !c.handoff_ns.is_empty() {
+            let _ = write!(s, " handoff {} ns", crate::dataplane::handoff::label(&c.handoff_ns));
+        }
         if let Some(e) = &c.error {
             let _ = write!(s, " ERROR: {e}");
         }

@@ -123,7 +123,7 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
     let max = |protect: bool, workers: usize, size: &str| {
         let r = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == workers)?;
         let p = r.phases.iter().find(|p| p.phase == "max" && p.size == size)?;
-        Some((p.mpps, crate::report::handoffs(r)))
+        Some((p.mpps, crate::dataplane::handoff::label(&r.handoff_ns)))
     };
     for (stage, protect) in [("protect", true), ("validate", false)] {
         let raw = secy.iter().find(|r| {
@@ -162,6 +162,11 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             );
         }
     }
+    // Validate has one input (pcap): its 2-worker row's handoff probes.
+    let two_workers = |size: &str| {
+        let c = report.capacity.iter().find(|c| c.direction == "validate" && c.workers == 2 && c.size == size);
+        c.map(|c| c.handoff_ns.clone()).unwrap_or_default()
+    };
     for size in ["64", "1518", "IMIX"] {
         if let (Some(a), Some(b)) = (capw("validate", 1, size), capw("validate", 2, size)) {
             out.push(
@@ -169,7 +174,10 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
                     format!("validate one SA {size} B, 2 workers vs 1 (capacity)"),
                     b / a,
                     1.8,
-                    format!("{a:.2} -> {b:.2} Mpps, one worker lcore per CPU, service lcore shares CPU 0"),
+                    format!(
+                        "{a:.2} -> {b:.2} Mpps, one worker lcore per CPU, service lcore shares CPU 0; handoff {} ns",
+                        crate::dataplane::handoff::label(&two_workers(size))
+                    ),
                 )
                 .scope(Scope::MoreCores),
             );

@@ -34,6 +34,9 @@ pub struct Capacity {
     /// Summed CPU share of the worker lcore threads over the measured interval.
     pub worker_cpu_share: f64,
     pub runs_mpps: Vec<f64>,
+    /// With 2 workers, which hand frames to each other in the ordered stage: per run,
+    /// [`handoff_ns`](super::handoff::handoff_ns) from CPU 0 to CPU 1 just before and after.
+    pub handoff_ns: Vec<[Option<f64>; 2]>,
     pub error: Option<String>,
 }
 
@@ -69,9 +72,17 @@ struct Input {
 
 fn point(bin: &Path, i: Input, o: &DpOptions, k: &mut usize) -> Capacity {
     let (mut runs, mut shares, mut gbps, mut error) = (Vec::new(), Vec::new(), Vec::new(), None);
+    let mut handoffs = Vec::new();
     for _ in 0..o.runs {
         *k += 1;
-        match once(bin, i, o, 500 + *k) {
+        let result = if i.workers > 1 {
+            let (r, h) = super::handoff::around(0, 1, || once(bin, i, o, 500 + *k));
+            handoffs.push(h);
+            r
+        } else {
+            once(bin, i, o, 500 + *k)
+        };
+        match result {
             Ok((mpps, g, share)) => {
                 runs.push(mpps);
                 gbps.push(g);
@@ -93,6 +104,7 @@ fn point(bin: &Path, i: Input, o: &DpOptions, k: &mut usize) -> Capacity {
         gbps: med(&gbps),
         worker_cpu_share: med(&shares),
         runs_mpps: runs,
+        handoff_ns: handoffs,
         error,
     }
 }

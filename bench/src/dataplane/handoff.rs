@@ -79,6 +79,21 @@ pub fn handoff_ns(from: usize, to: usize) -> Result<f64, String> {
     })
 }
 
+/// Runs `run` between two probes from CPU `from` to CPU `to` (`None` where one failed, said on
+/// stderr).
+pub fn around<T>(from: usize, to: usize, run: impl FnOnce() -> T) -> (T, [Option<f64>; 2]) {
+    let probe = || handoff_ns(from, to).map_err(|e| eprintln!("dataplane: handoff probe: {e}")).ok();
+    let before = probe();
+    let out = run();
+    (out, [before, probe()])
+}
+
+/// Probes as `before/after` per run, in ns (`?` where one failed).
+pub fn label(runs: &[[Option<f64>; 2]]) -> String {
+    let ns = |v: Option<f64>| v.map_or("?".into(), |v| format!("{v:.0}"));
+    runs.iter().map(|[a, b]| format!("{}/{}", ns(*a), ns(*b))).collect::<Vec<_>>().join(", ")
+}
+
 fn pin(cpu: usize) -> Result<(), String> {
     let mut set = CpuSet::new();
     set.set(cpu).map_err(|e| format!("CPU {cpu}: {e}"))?;
@@ -146,6 +161,13 @@ mod tests {
         let before = sched_getaffinity(Pid::from_raw(0)).unwrap();
         handoff_ns(0, 0).unwrap();
         assert_eq!(sched_getaffinity(Pid::from_raw(0)).unwrap(), before);
+    }
+
+    #[test]
+    fn around_runs_between_the_probes() {
+        let (out, [before, after]) = around(0, 4096, || 7);
+        assert_eq!((out, before, after), (7, None, None));
+        assert_eq!(label(&[[Some(70.4), None], [Some(331.0), Some(329.6)]]), "70/?, 331/330");
     }
 
     #[test]

@@ -143,15 +143,13 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         .map(|(i, s)| {
             let (mut runs, mut shares, mut drops) = (Vec::new(), Vec::new(), Vec::new());
             let (mut handoffs, mut error) = (Vec::new(), None);
-            let handoff = || {
-                let to = first_worker_cpu(&s.lcores)?;
-                handoff::handoff_ns(o.gen_cpu, to).map_err(|e| eprintln!("dataplane: handoff probe: {e}")).ok()
-            };
+            // An lcore map without a worker lcore 1 fails in the dataplane; the probe's error
+            // then names CPU usize::MAX.
+            let to = first_worker_cpu(&s.lcores).unwrap_or(usize::MAX);
             for r in 0..o.runs {
                 eprintln!("dataplane: {} (run {})", s.name, r + 1);
-                let before = handoff();
-                let result = run_once(&bin, s, o, i * 10 + r);
-                handoffs.push([before, handoff()]);
+                let (result, h) = handoff::around(o.gen_cpu, to, || run_once(&bin, s, o, i * 10 + r));
+                handoffs.push(h);
                 match result {
                     Ok((p, share, d)) => {
                         runs.push(p);
