@@ -8,10 +8,10 @@
 //! rows fall to about 0.4x. The bench measures it just before and just after every memif run,
 //! so that each run says which mode it had.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+use nix::sched::{sched_setaffinity, CpuSet};
 use nix::unistd::Pid;
 
 /// Octets per frame handed over.
@@ -25,6 +25,8 @@ const FRAMES: u64 = 100_000;
 /// offline or taken by a real-time task).
 const STALL: Duration = Duration::from_secs(2);
 
+const OTHER_STOPPED: &str = "the thread on the other CPU stopped";
+
 /// A position in the ring on a cache line of its own, so that the two positions and the
 /// frames do not share lines.
 #[repr(align(64))]
@@ -37,6 +39,30 @@ struct Ring {
     head: Position,
     /// Frames read.
     tail: Position,
+    /// One side gave up: the other stops waiting for it.
+    failed: AtomicBool,
+}
+
+impl Ring {
+    fn give_up_on_error<T>(&self, r: Result<T, String>) -> Result<T, String> {
+        if r.is_err() {
+            self.failed.store(true, Ordering::Release);
+        }
+        r
+    }
+
+    /// Whether to keep waiting for the other side: it has not failed, and it moved within
+    /// [`STALL`] of `since`.
+    fn wait(&self, since: Instant) -> Result<(), String> {
+        if self.failed.load(Ordering::Acquire) {
+            return Err(OTHER_STOPPED.into());
+        }
+        if since.elapsed() > STALL {
+            return Err(format!("the thread on the other CPU made no progress for {STALL:?}"));
+        }
+        std::hint::spin_loop();
+        Ok(())
+    }
 }
 
 /// The value of word `k` of frame `i`: the reader checks the sum, so every word is really read.
@@ -47,30 +73,24 @@ fn word(i: u64, k: usize) -> u64 {
 /// Nanoseconds per 1518-octet frame handed from a thread on CPU `from` to one on CPU `to`, over
 /// 100 000 frames (tens of milliseconds).
 pub fn handoff_ns(from: usize, to: usize) -> Result<f64, String> {
-    let allowed = sched_getaffinity(Pid::from_raw(0)).map_err(|e| format!("CPUs of this process: {e}"))?;
-    if let Some(cpu) = [from, to].into_iter().find(|&c| !allowed.is_set(c).unwrap_or(false)) {
-        return Err(format!("CPU {cpu} is not one this process may run on"));
-    }
     let ring = Ring {
         slots: (0..SLOTS * SLOT_WORDS).map(|_| AtomicU64::new(0)).collect(),
         head: Position::default(),
         tail: Position::default(),
+        failed: AtomicBool::new(false),
     };
     std::thread::scope(|s| {
         // Both on threads of their own: the caller keeps the CPUs it had.
-        let writer = s.spawn(|| write_frames(&ring, from));
-        let reader = s.spawn(|| {
-            let read = read_frames(&ring, to);
-            if read.is_err() {
-                // Unblocks a writer waiting for room.
-                ring.tail.0.store(u64::MAX / 2, Ordering::Release);
-            }
-            read
-        });
+        let writer = s.spawn(|| ring.give_up_on_error(write_frames(&ring, from)));
+        let reader = s.spawn(|| ring.give_up_on_error(read_frames(&ring, to)));
         let read = reader.join().map_err(|_| "the reading thread panicked".to_string())?;
         let written = writer.join().map_err(|_| "the writing thread panicked".to_string())?;
-        let (elapsed, sum) = read?;
-        written?;
+        let (elapsed, sum) = match (written, read) {
+            (Ok(()), Ok(r)) => r,
+            // The side that failed first says why; the other only stopped waiting for it.
+            (Err(w), Err(r)) => return Err(if w == OTHER_STOPPED { r } else { w }),
+            (Err(e), Ok(_)) | (Ok(()), Err(e)) => return Err(e),
+        };
         let want = (0..FRAMES).flat_map(|i| (0..FRAME_WORDS).map(move |k| word(i, k))).fold(0u64, u64::wrapping_add);
         if sum != want {
             return Err("the frames arrived changed".into());
@@ -106,10 +126,7 @@ fn write_frames(ring: &Ring, cpu: usize) -> Result<(), String> {
         let since = Instant::now();
         // Room for frame i once the reader has taken frame i - SLOTS.
         while i.saturating_sub(ring.tail.0.load(Ordering::Acquire)) >= SLOTS as u64 {
-            if since.elapsed() > STALL {
-                return Err(format!("the reader on the other CPU took no frame for {STALL:?}"));
-            }
-            std::hint::spin_loop();
+            ring.wait(since)?;
         }
         let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
         for (k, w) in slot.iter().enumerate() {
@@ -128,10 +145,7 @@ fn read_frames(ring: &Ring, cpu: usize) -> Result<(Duration, u64), String> {
     for i in 0..FRAMES {
         let since = Instant::now();
         while ring.head.0.load(Ordering::Acquire) <= i {
-            if since.elapsed() > STALL {
-                return Err(format!("the writer on the other CPU sent no frame for {STALL:?}"));
-            }
-            std::hint::spin_loop();
+            ring.wait(since)?;
         }
         let start = *start.get_or_insert_with(Instant::now);
         let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
@@ -147,6 +161,7 @@ fn read_frames(ring: &Ring, cpu: usize) -> Result<(Duration, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::sched::sched_getaffinity;
 
     #[test]
     fn hands_frames_between_two_cpus_or_within_one() {
@@ -171,8 +186,24 @@ mod tests {
     }
 
     #[test]
-    fn a_cpu_that_does_not_exist_is_an_error() {
+    fn a_cpu_that_does_not_exist_is_an_error_on_either_side() {
         let e = handoff_ns(0, 4096).unwrap_err();
         assert!(e.contains("CPU 4096"), "{e}");
+        let e = handoff_ns(4096, 0).unwrap_err();
+        assert!(e.contains("CPU 4096"), "{e}");
+    }
+
+    /// The bench's main thread is pinned to one CPU (EAL's `-l`) when it probes: the probe's
+    /// threads still go where they are told.
+    #[test]
+    fn a_caller_pinned_to_one_cpu_can_probe_another() {
+        std::thread::spawn(|| {
+            pin(0).unwrap();
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            handoff_ns(0, cpus.min(2) - 1)
+        })
+        .join()
+        .unwrap()
+        .unwrap();
     }
 }
