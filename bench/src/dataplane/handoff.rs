@@ -51,16 +51,22 @@ impl Ring {
         r
     }
 
-    /// Whether to keep waiting for the other side: it has not failed, and it moved within
-    /// [`STALL`] of `since`.
-    fn wait(&self, since: Instant) -> Result<(), String> {
-        if self.failed.load(Ordering::Acquire) {
-            return Err(OTHER_STOPPED.into());
+    /// Spins until `ready`, unless the other side fails or makes no progress for [`STALL`].
+    /// The clock is read only once it has to wait, not for every frame.
+    fn wait_until(&self, ready: impl Fn() -> bool) -> Result<(), String> {
+        if ready() {
+            return Ok(());
         }
-        if since.elapsed() > STALL {
-            return Err(format!("the thread on the other CPU made no progress for {STALL:?}"));
+        let since = Instant::now();
+        while !ready() {
+            if self.failed.load(Ordering::Acquire) {
+                return Err(OTHER_STOPPED.into());
+            }
+            if since.elapsed() > STALL {
+                return Err(format!("the thread on the other CPU made no progress for {STALL:?}"));
+            }
+            std::hint::spin_loop();
         }
-        std::hint::spin_loop();
         Ok(())
     }
 }
@@ -123,11 +129,8 @@ fn pin(cpu: usize) -> Result<(), String> {
 fn write_frames(ring: &Ring, cpu: usize) -> Result<(), String> {
     pin(cpu)?;
     for i in 0..FRAMES {
-        let since = Instant::now();
         // Room for frame i once the reader has taken frame i - SLOTS.
-        while i.saturating_sub(ring.tail.0.load(Ordering::Acquire)) >= SLOTS as u64 {
-            ring.wait(since)?;
-        }
+        ring.wait_until(|| i.saturating_sub(ring.tail.0.load(Ordering::Acquire)) < SLOTS as u64)?;
         let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
         for (k, w) in slot.iter().enumerate() {
             w.store(word(i, k), Ordering::Relaxed);
@@ -143,19 +146,13 @@ fn read_frames(ring: &Ring, cpu: usize) -> Result<(Duration, u64), String> {
     let mut sum = 0u64;
     let mut start = None;
     for i in 0..FRAMES {
-        let since = Instant::now();
-        while ring.head.0.load(Ordering::Acquire) <= i {
-            ring.wait(since)?;
-        }
-        let start = *start.get_or_insert_with(Instant::now);
+        ring.wait_until(|| ring.head.0.load(Ordering::Acquire) > i)?;
+        start.get_or_insert_with(Instant::now);
         let slot = &ring.slots[(i as usize % SLOTS) * SLOT_WORDS..][..FRAME_WORDS];
         sum = slot.iter().fold(sum, |s, w| s.wrapping_add(w.load(Ordering::Relaxed)));
         ring.tail.0.store(i + 1, Ordering::Release);
-        if i + 1 == FRAMES {
-            return Ok((start.elapsed(), sum));
-        }
     }
-    Ok((Duration::ZERO, sum))
+    Ok((start.map_or(Duration::ZERO, |s| s.elapsed()), sum))
 }
 
 #[cfg(test)]
