@@ -75,12 +75,13 @@ fn point(bin: &Path, i: Input, o: &DpOptions, k: &mut usize) -> Capacity {
     let mut handoffs = Vec::new();
     for _ in 0..o.runs {
         *k += 1;
-        let result = if i.workers > 1 {
-            let (r, h) = super::handoff::around(0, 1, || once(bin, i, o, 500 + *k));
-            handoffs.push(h);
-            r
-        } else {
-            once(bin, i, o, 500 + *k)
+        let result = match probe_cpus(lcores(i.workers)) {
+            Some((from, to)) => {
+                let (r, h) = super::handoff::around(from, to, || once(bin, i, o, 500 + *k));
+                handoffs.push(h);
+                r
+            }
+            None => once(bin, i, o, 500 + *k),
         };
         match result {
             Ok((mpps, g, share)) => {
@@ -140,6 +141,21 @@ fn write_pcap(path: &Path, frames: &[Vec<u8>]) -> Result<(), String> {
     file.write_all(&b).map_err(|e| e.to_string())
 }
 
+/// The EAL lcore map for `workers` worker lcores, one per CPU.
+pub(super) fn lcores(workers: usize) -> &'static str {
+    if workers == 1 {
+        "0@0,1@1"
+    } else {
+        "0@0,1@1,2@0"
+    }
+}
+
+/// The handoff probe's CPUs: worker 2's to worker 1's, the two that hand frames to each other
+/// in the ordered stage; none with one worker.
+pub(super) fn probe_cpus(lcores: &str) -> Option<(usize, usize)> {
+    Some((super::lcore_cpu(lcores, 2)?, super::lcore_cpu(lcores, 1)?))
+}
+
 fn once_in(bin: &Path, i: Input, o: &DpOptions, n: usize, dir: &Path) -> Result<Sample, String> {
     let Input { protect, pcap, workers, size } = i;
     let sak = "42".repeat(32);
@@ -153,8 +169,7 @@ fn once_in(bin: &Path, i: Input, o: &DpOptions, n: usize, dir: &Path) -> Result<
     } else {
         format!("net_null1,size={}", crate::scaling::mean_len(&size.label()).unwrap_or(64.0))
     };
-    let lcores = if workers == 1 { "0@0,1@1" } else { "0@0,1@1,2@0" };
-    let setup = Setup { name: "capacity".into(), protect, workers, lcores: lcores.into(), rekey: false };
+    let setup = Setup { name: "capacity".into(), protect, workers, lcores: lcores(workers).into(), rekey: false };
     let sink = "net_null0,no-rx=1".to_string();
     let (host, wire) = if protect { (input, sink) } else { (sink, input) };
     let cfg = write_config(dir, &setup, n, &sak, &host, &wire)?;

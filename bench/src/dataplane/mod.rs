@@ -145,7 +145,7 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
             let (mut handoffs, mut error) = (Vec::new(), None);
             // An lcore map without a worker lcore 1 fails in the dataplane; the probe's error
             // then names CPU usize::MAX.
-            let to = first_worker_cpu(&s.lcores).unwrap_or(usize::MAX);
+            let to = lcore_cpu(&s.lcores, 1).unwrap_or(usize::MAX);
             for r in 0..o.runs {
                 eprintln!("dataplane: {} (run {})", s.name, r + 1);
                 let (result, h) = handoff::around(o.gen_cpu, to, || run_once(&bin, s, o, i * 10 + r));
@@ -177,10 +177,11 @@ fn run_setups(setups: &[Setup], o: &DpOptions) -> Vec<SetupResult> {
         .collect()
 }
 
-/// The CPU of worker lcore 1 (the first worker; lcore 0 is the service lcore) in an EAL
-/// `--lcores` map such as `0@0,1@1,2@0`.
-fn first_worker_cpu(lcores: &str) -> Option<usize> {
-    lcores.split(',').find_map(|m| m.strip_prefix("1@")).and_then(|cpu| cpu.parse().ok())
+/// The CPU of `lcore` in an EAL `--lcores` map such as `0@0,1@1,2@0` (lcore 0 is the service
+/// lcore, 1 the first worker).
+fn lcore_cpu(lcores: &str, lcore: usize) -> Option<usize> {
+    let prefix = format!("{lcore}@");
+    lcores.split(',').find_map(|m| m.strip_prefix(&prefix)).and_then(|cpu| cpu.parse().ok())
 }
 
 /// The `macsec-dataplane` binary next to this one (same target dir). Under `cargo run` it is
@@ -524,15 +525,20 @@ fn median_phases(runs: &[Vec<Phase>]) -> Vec<Phase> {
 
 #[cfg(test)]
 mod tests {
-    use super::{first_worker_cpu, setups, sum_samples};
+    use super::{capacity, lcore_cpu, setups, sum_samples};
 
     #[test]
-    fn the_first_worker_is_lcore_1() {
-        assert_eq!(first_worker_cpu("0@0,1@1,2@0"), Some(1));
-        assert_eq!(first_worker_cpu("0@1,2@1,1@0"), Some(0));
-        assert_eq!(first_worker_cpu("0@0"), None);
-        assert_eq!(first_worker_cpu("0@0,1@x"), None);
-        assert!(setups().iter().all(|s| first_worker_cpu(&s.lcores) == Some(1)));
+    fn lcores_are_found_in_the_map() {
+        assert_eq!(lcore_cpu("0@0,1@1,2@0", 1), Some(1));
+        assert_eq!(lcore_cpu("0@1,2@1,1@0", 1), Some(0));
+        assert_eq!(lcore_cpu("0@1,2@1,1@0", 2), Some(1));
+        assert_eq!(lcore_cpu("0@0,12@1", 2), None);
+        assert_eq!(lcore_cpu("0@0", 1), None);
+        assert_eq!(lcore_cpu("0@0,1@x", 1), None);
+        assert!(setups().iter().all(|s| lcore_cpu(&s.lcores, 1) == Some(1)));
+        // The 2-worker capacity rows probe from worker 2's CPU to worker 1's.
+        assert_eq!(capacity::probe_cpus(capacity::lcores(2)), Some((0, 1)));
+        assert_eq!(capacity::probe_cpus(capacity::lcores(1)), None);
     }
 
     #[test]
