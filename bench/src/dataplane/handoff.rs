@@ -3,8 +3,8 @@
 //! of the memif rings between the generator and the dataplane, `rsize=11`). The receiving
 //! thread reads every octet, as memif's copy does.
 //!
-//! On the 2-vCPU host of `bench/RESULTS.md` this costs 60-70 ns per frame most of the time and
-//! 330-370 ns in stretches of seconds to minutes (its "slow mode"), in which the memif rows fall
+//! On the 2-vCPU host of `bench/RESULTS.md` this costs 50-70 ns per frame most of the time and
+//! 300-370 ns in stretches of seconds to minutes (its "slow mode"), in which the memif rows fall
 //! to 0.4x or less. The bench measures it just before and just after every memif run and every
 //! 2-worker capacity run, so that each run says which mode it started and ended in.
 
