@@ -114,10 +114,9 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             .capacity
             .iter()
             .filter(|c| c.direction == dir && c.workers == workers && c.size == size && c.error.is_none())
-            .map(|c| c.mpps)
-            .fold(None, |a: Option<f64>, b| Some(a.map_or(b, |a| a.max(b))))
+            .max_by(|a, b| a.mpps.total_cmp(&b.mpps))
     };
-    let cap = |dir: &str, size: &str| capw(dir, 1, size);
+    let cap = |dir: &str, size: &str| capw(dir, 1, size).map(|c| c.mpps);
     // The max phase's Mpps, and the setup's handoff probes: whether its runs had the host's
     // slow mode.
     let max = |protect: bool, workers: usize, size: &str| {
@@ -162,13 +161,9 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             );
         }
     }
-    // Validate has one input (pcap): its 2-worker row's handoff probes.
-    let two_workers = |size: &str| {
-        let c = report.capacity.iter().find(|c| c.direction == "validate" && c.workers == 2 && c.size == size);
-        c.map(|c| c.handoff_ns.clone()).unwrap_or_default()
-    };
     for size in ["64", "1518", "IMIX"] {
-        if let (Some(a), Some(b)) = (capw("validate", 1, size), capw("validate", 2, size)) {
+        if let (Some(one), Some(two)) = (capw("validate", 1, size), capw("validate", 2, size)) {
+            let (a, b) = (one.mpps, two.mpps);
             out.push(
                 t(
                     format!("validate one SA {size} B, 2 workers vs 1 (capacity)"),
@@ -176,7 +171,7 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
                     1.8,
                     format!(
                         "{a:.2} -> {b:.2} Mpps, one worker lcore per CPU, service lcore shares CPU 0; handoff {} ns",
-                        crate::dataplane::handoff::label(&two_workers(size))
+                        crate::dataplane::handoff::label(&two.handoff_ns)
                     ),
                 )
                 .scope(Scope::MoreCores),
