@@ -5,8 +5,7 @@
 //! Per burst (up to 64 jobs): the `J0` blocks of consecutive jobs that share a key are encrypted
 //! two to a register. Per window of frames, each frame's whole 256-octet batches (eight
 //! registers, 16 blocks) run CTR and GHASH stitched in one loop, one reduction per batch with the
-//! powers `H^16..H^1` (seal hashes the batch before, and a frame's first batch the last of the
-//! frame before), and a tail of 128 octets or more takes one more step of that loop with the
+//! powers `H^16..H^1`, and a tail of 128 octets or more takes one more step of that loop with the
 //! lengths block; then CTR over the other tails across frame boundaries and GHASH over them,
 //! two blocks per carry-less multiply, one reduction per 32 blocks (see `x86_vaes512`).
 //!
@@ -64,19 +63,8 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
         let end = window_end(start, jobs.len(), |i| jobs[i].data.len());
         let window = &mut jobs[start..end];
         let mut bulk = [None; BURST];
-        // The GHASH of each frame's last batch (or tail) is woven into the next frame's first
-        // AES batch; the window's last is done on its own.
-        let mut pending: Option<Pending<'_>> = None;
-        for (i, job) in window.iter_mut().enumerate() {
-            let done;
-            (done, pending) = bulk_seal(job.key, &job.iv, job.aad, job.data, pending.take(), i);
-            if let Some((j, b)) = done {
-                bulk[j] = Some(b);
-            }
-        }
-        if let Some(p) = pending {
-            let (j, b) = p.finish();
-            bulk[j] = Some(b);
+        for (job, b) in window.iter_mut().zip(&mut bulk) {
+            *b = bulk_stitched::<true>(job.key, &job.iv, job.aad, job.data);
         }
         ctr_tails(window.iter_mut().zip(&bulk).map(|(j, b)| (j.key, &j.iv, &mut *j.data, Bulk::covered(b))));
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
@@ -96,7 +84,7 @@ fn open_chunk(jobs: &mut [OpenJob<'_>]) {
         let window = &mut jobs[start..end];
         let mut bulk = [None; BURST];
         for (job, b) in window.iter_mut().zip(&mut bulk) {
-            *b = bulk_open(job.key, &job.iv, job.aad, job.data);
+            *b = bulk_stitched::<false>(job.key, &job.iv, job.aad, job.data);
         }
         // The tails are still ciphertext here.
         for ((job, mask), b) in window.iter_mut().zip(&masks[start..end]).zip(&bulk) {
@@ -213,112 +201,30 @@ impl Bulk {
 /// tables have. Shorter tails go with the small frames.
 const TAIL_MIN: usize = BULK / 2;
 
-/// Where the stitched loop of a frame starts: the GHASH of its AAD, the octets of its whole
-/// batches and, for a tail it takes too, the lengths block. The AAD goes first, in chunks of its
-/// own, so the data's chunks line up with the batches. `None` for a frame shorter than a batch.
+/// CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES rounds
+/// of one batch with the carry-less multiplies of one batch of ciphertext woven in (the batch
+/// before for `SEAL`, the same batch for open, which reads its ciphertext before decrypting it),
+/// one reduction per batch. The AAD goes first, in chunks of its own, so the data's chunks line up
+/// with the batches. `None` (nothing done) for a frame shorter than a batch.
 #[inline]
-#[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
-fn bulk_start(key: &GcmKeySchedule, aad: &[u8], len: usize) -> Option<(__m128i, usize, Option<__m128i>)> {
-    let full = len / BULK * BULK;
+#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
+fn bulk_stitched<const SEAL: bool>(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
+    let full = data.len() / BULK * BULK;
     if full == 0 {
         return None;
     }
     let a = aad.len().div_ceil(16);
     let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
     g.segment(aad);
-    let fin = (len - full >= TAIL_MIN).then(|| lengths_block(aad.len(), len));
-    Some((g.acc, full, fin))
-}
-
-/// Open: CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES
-/// rounds of one batch with the carry-less multiplies of the same batch woven in (read before it
-/// is decrypted), one reduction per batch.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
-    let (acc, full, fin) = bulk_start(key, aad, data.len())?;
+    let fin = (data.len() - full >= TAIL_MIN).then(|| lengths_block(aad.len(), data.len()));
     let data = if fin.is_some() { data } else { &mut data[..full] };
-    let acc = match key.rounds() {
-        14 => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc),
-        _ => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc),
+    let acc = match (key.rounds(), SEAL) {
+        (14, true) => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (14, false) => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, g.acc),
+        (_, true) => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
+        (_, false) => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, g.acc),
     };
     Some(Bulk { acc, len: data.len(), done: fin.is_some() })
-}
-
-/// Seal: as [`bulk_open`], with each step hashing the batch before, so a frame's last batch (or
-/// tail) is left to hash: it comes back as the frame's [`Pending`] for the next frame's first
-/// step to weave in. The first step weaves in `prev`, and the frame that was `prev` comes back
-/// done. A frame shorter than a batch does nothing and hands `prev` back.
-#[inline]
-#[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
-fn bulk_seal<'k>(
-    key: &'k GcmKeySchedule,
-    iv: &[u8; 12],
-    aad: &[u8],
-    data: &mut [u8],
-    prev: Option<Pending<'k>>,
-    job: usize,
-) -> (Option<(usize, Bulk)>, Option<Pending<'k>>) {
-    let Some((acc, full, fin)) = bulk_start(key, aad, data.len()) else {
-        return (None, prev);
-    };
-    let data = if fin.is_some() { data } else { &mut data[..full] };
-    let len = data.len();
-    let (prev_acc, ct, acc) = match key.rounds() {
-        14 => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc, prev.as_ref()),
-        _ => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc, prev.as_ref()),
-    };
-    let done = prev.zip(prev_acc).map(|(p, acc)| (p.job, p.bulk(acc)));
-    let tail = fin.map(|lengths| (len - full, lengths));
-    (done, Some(Pending { key, ct, acc, tail, job, len }))
-}
-
-/// A sealed frame's last GHASH step, left for the next frame's first AES batch: its last whole
-/// batch, or its tail and lengths block, as the ciphertext registers it stored.
-struct Pending<'k> {
-    key: &'k GcmKeySchedule,
-    ct: [__m256i; WAYS],
-    /// The frame's GHASH before `ct`.
-    acc: __m128i,
-    /// `(octets, lengths block)` when `ct` is the frame's tail, `None` when a whole batch.
-    tail: Option<(usize, __m128i)>,
-    /// The frame's job in its window, and the octets CTR covered.
-    job: usize,
-    len: usize,
-}
-
-impl Pending<'_> {
-    /// Step `r` (`0..=8`) of its GHASH.
-    #[inline]
-    #[target_feature(enable = "avx2,vpclmulqdq")]
-    fn step(&self, r: usize, sums: &mut Sums) {
-        match self.tail {
-            None if r < WAYS => sums.batch_reg(self.key, self.ct[r], self.acc, r),
-            None => {}
-            Some((len, lengths)) => {
-                // Steps 0..=WAYS: the tail's registers, then a zero one (the step of the
-                // lengths block when the tail fills every register).
-                let x = self.ct.get(r).copied().unwrap_or_else(|| _mm256_setzero_si256());
-                sums.tail_reg(self.key, x, len, self.acc, lengths, r);
-            }
-        }
-    }
-
-    /// The frame's [`Bulk`], given the reduced GHASH of its pending step.
-    fn bulk(&self, acc: __m128i) -> Bulk {
-        Bulk { acc, len: self.len, done: self.tail.is_some() }
-    }
-
-    /// Its GHASH on its own (no frame follows in the window): its job and [`Bulk`].
-    #[inline]
-    #[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
-    fn finish(self) -> (usize, Bulk) {
-        let mut sums = Sums::new();
-        for r in 0..=WAYS {
-            self.step(r, &mut sums);
-        }
-        (self.job, self.bulk(sums.reduce()))
-    }
 }
 
 /// The lengths block of NIST SP 800-38D 7.1 step 5, built in a register: as a POLYVAL element it
@@ -329,12 +235,10 @@ fn lengths_block(aad: usize, data: usize) -> __m128i {
     _mm_set_epi64x((aad as u64 * 8) as i64, (data as u64 * 8) as i64)
 }
 
-/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed; batch 0 while
-/// `prev` is. `data` is the `full` octets of whole batches, and with `fin` (the lengths block) a
-/// tail after them, which takes one more step (its keystream while the last whole batch is
-/// hashed). Returns `prev`'s reduced GHASH (with `prev`), the ciphertext registers left to hash
-/// (the last batch, or the tail) and the GHASH before them.
-#[allow(clippy::too_many_arguments)]
+/// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed. `data` is the
+/// `full` octets of whole batches, and with `fin` (the lengths block) a tail after them, which
+/// takes one more step (its keystream while the last whole batch is hashed), then is hashed with
+/// the lengths block: the result is then the frame's whole GHASH.
 #[inline]
 #[target_feature(enable = "avx2,vaes,vpclmulqdq,aes,pclmulqdq")]
 fn seal_stitched<const R: usize>(
@@ -345,26 +249,18 @@ fn seal_stitched<const R: usize>(
     full: usize,
     fin: Option<__m128i>,
     mut acc: __m128i,
-    prev: Option<&Pending<'_>>,
-) -> (Option<__m128i>, [__m256i; WAYS], __m128i) {
+) -> __m128i {
     let mut ctr = Counters::new(iv);
-    let (ks, prev_acc) = match prev {
-        Some(p) => {
-            let (ks, a) = aes_ghash::<R>(rk, ctr.next(), |r, s| p.step(r, s));
-            (ks, Some(a))
-        }
-        None => (encrypt::<R>(rk, ctr.next()), None),
-    };
-    let mut last = xor_batch(&mut data[..BULK], &ks);
+    let mut last = xor_batch(&mut data[..BULK], &encrypt::<R>(rk, ctr.next()));
     for off in (BULK..full).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
         (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
         last = xor_batch(&mut rest[..BULK], &ks);
     }
-    if fin.is_none() {
-        return (prev_acc, last, acc);
-    }
+    let Some(lengths) = fin else {
+        return ghash_regs(key, &last, acc);
+    };
     let tail = &mut data[full..];
     let ks;
     (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| {
@@ -372,7 +268,15 @@ fn seal_stitched<const R: usize>(
             s.batch_reg(key, *x, acc, r);
         }
     });
-    (prev_acc, xor_tail(tail, tail_regs(tail), &ks), acc)
+    let ct = xor_tail(tail, tail_regs(tail), &ks);
+    let mut sums = Sums::new();
+    // Steps 0..=WAYS: the tail's registers, then a zero one (the step of the lengths block when
+    // the tail fills every register).
+    let zero = _mm256_setzero_si256();
+    for (r, x) in ct.iter().chain([&zero]).enumerate() {
+        sums.tail_reg(key, *x, tail.len(), acc, lengths, r);
+    }
+    sums.reduce()
 }
 
 /// Open: each batch is hashed and decrypted in the same step; with `fin`, the tail after the
@@ -522,6 +426,18 @@ fn aes_ghash<const R: usize>(
         *v = _mm256_aesenclast_epi128(*v, rk[R]);
     }
     (x, sums.reduce())
+}
+
+/// GHASH of one batch of 16 blocks, given by register, after `acc`, reduced: seal hashes a
+/// frame's last batch from the registers it stored it from instead of loading it straight back.
+#[inline]
+#[target_feature(enable = "avx2,vpclmulqdq,pclmulqdq")]
+fn ghash_regs(key: &GcmKeySchedule, ct: &[__m256i; WAYS], acc: __m128i) -> __m128i {
+    let mut sums = Sums::new();
+    for (r, x) in ct.iter().enumerate() {
+        sums.batch_reg(key, *x, acc, r);
+    }
+    sums.reduce()
 }
 
 /// The shuffle that reverses the octets of each block (GHASH's bit order, as POLYVAL elements).

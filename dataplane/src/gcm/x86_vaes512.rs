@@ -74,9 +74,7 @@ fn seal_chunk(jobs: &mut [SealJob<'_>]) {
         // AES batch; the window's last is done on its own.
         let mut pending: Option<Pending<'_>> = None;
         for (i, job) in window.iter_mut().enumerate() {
-            let done;
-            (done, pending) = bulk_seal(job.key, &job.iv, job.aad, job.data, pending.take(), i);
-            if let Some((j, b)) = done {
+            if let Some((j, b)) = bulk_seal(job.key, &job.iv, job.aad, job.data, &mut pending, i) {
                 bulk[j] = Some(b);
             }
         }
@@ -253,9 +251,10 @@ fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -
 }
 
 /// Seal: as [`bulk_open`], with each step hashing the batch before, so a frame's last batch (or
-/// tail) is left to hash: it comes back as the frame's [`Pending`] for the next frame's first
-/// step to weave in. The first step weaves in `prev`, and the frame that was `prev` comes back
-/// done. A frame shorter than a batch does nothing and hands `prev` back.
+/// tail) is left to hash: it replaces `pending` for the next frame's first step to weave in.
+/// The first step weaves in the `pending` it finds, and that frame's job and [`Bulk`] come back.
+/// A frame shorter than a batch does nothing (and leaves `pending` where it is: the ciphertext
+/// registers are not moved for it).
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn bulk_seal<'k>(
@@ -263,21 +262,20 @@ fn bulk_seal<'k>(
     iv: &[u8; 12],
     aad: &[u8],
     data: &mut [u8],
-    prev: Option<Pending<'k>>,
+    pending: &mut Option<Pending<'k>>,
     job: usize,
-) -> (Option<(usize, Bulk)>, Option<Pending<'k>>) {
-    let Some((acc, full, fin)) = bulk_start(key, aad, data.len()) else {
-        return (None, prev);
-    };
+) -> Option<(usize, Bulk)> {
+    let (acc, full, fin) = bulk_start(key, aad, data.len())?;
     let data = if fin.is_some() { data } else { &mut data[..full] };
     let len = data.len();
     let (prev_acc, ct, acc) = match key.rounds() {
-        14 => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc, prev.as_ref()),
-        _ => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc, prev.as_ref()),
+        14 => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc, pending.as_ref()),
+        _ => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc, pending.as_ref()),
     };
-    let done = prev.zip(prev_acc).map(|(p, acc)| (p.job, p.bulk(acc)));
+    let done = pending.as_ref().zip(prev_acc).map(|(p, acc)| (p.job, p.bulk(acc)));
     let tail = fin.map(|lengths| (len - full, lengths));
-    (done, Some(Pending { key, ct, acc, tail, job, len }))
+    *pending = Some(Pending { key, ct, acc, tail, job, len });
+    done
 }
 
 /// A sealed frame's last GHASH step, left for the next frame's first AES batch: its last whole
