@@ -47,20 +47,12 @@ decrypt_all() { # SUITE
     [ "$(jq .macsec <<<"$out")" -gt 0 ] && [ "$(jq .invalid <<<"$out")" = 0 ]
 }
 
-# A client that fails or outlives its timeout yields '{}' (so the checks on its result fail and
-# the script goes on to clean up) and prints, on stderr, what it saw and both sides' port drops.
-# iperf3 3.12 (Debian 12) can hang after a complete run, while client and server exchange their
-# results (esnet/iperf#1527, fixed upstream later): a client killed by the timeout whose JSON holds
-# an interval with data for every second of the run is run once more, and says so. One with a
-# second without data is not: that would be a stall on the path under test.
+# A client that fails or outlives its timeout (after lab_iperf's second run on iperf3's hang)
+# yields '{}', so the checks on its result fail and the script goes on to clean up, and prints,
+# on stderr, what it saw and both sides' port drops.
 iperf() { # SECONDS -> JSON
     local out rc=0
-    out=$(iperf_once "$1") || rc=$?
-    local full='(.intervals // []) as $i | ($i | length >= $s) and all($i[]; .sum.bytes > 0)'
-    if [ "$rc" = 124 ] && [ "$(jq --argjson s "$1" "$full" <<<"$out" 2>/dev/null)" = true ]; then
-        echo "      iperf3 client timed out after a complete ${1}s run (iperf3's results-exchange hang); once more" >&2
-        rc=0; out=$(iperf_once "$1") || rc=$?
-    fi
+    out=$(lab_iperf 5201 "$1" -b "${IPERF_RATE:-1G}") || rc=$?
     if [ "$rc" = 0 ]; then echo "$out"; return; fi
     {
         echo "      iperf3 client exit $rc ($([ "$rc" = 124 ] && echo "timed out after $(( $1 + 20 )) s" || echo failed)): $(jq -r '.error // "no error reported"' <<<"$out" 2>/dev/null || echo "no JSON")"
@@ -69,24 +61,6 @@ iperf() { # SECONDS -> JSON
         done
     } >&2
     echo '{}'
-}
-
-iperf_once() { # SECONDS -> the client's JSON; exit status: the client's
-    # A daemon (this runs in a command substitution, where LAB_PIDS cannot grow), with a pid file
-    # of its own: one shared by successive daemons was unlinked by the previous daemon's exit,
-    # so the next one was never stopped and outlived the test. Its pid is read before the client
-    # runs (a -1 server cannot exit before a client); after the client it is stopped and waited
-    # for, so that the next server finds the port free.
-    local pidfile spid=""; pidfile=$(mktemp -u "$LAB_DIR/iperf3.XXXXXX.pid")
-    ip netns exec "$(lab_ns hB)" iperf3 -s -1 -D -I "$pidfile" -p 5201 >/dev/null 2>&1; sleep 0.5
-    [ -s "$pidfile" ] && spid=$(cat "$pidfile")
-    local rc=0
-    ip netns exec "$(lab_ns hA)" timeout $(( $1 + 20 )) iperf3 -c 10.77.0.2 -p 5201 -t "$1" -b "${IPERF_RATE:-1G}" -J || rc=$?
-    if [ -n "$spid" ]; then
-        kill "$spid" 2>/dev/null || true
-        local i; for i in $(seq 50); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
-    fi
-    return "$rc"
 }
 
 errors_zero() { [ "$(lab_rx_errors "$1")" -eq 0 ]; } # SIDE: none failed, was late or had no SA
@@ -199,14 +173,7 @@ CONF
     rm -rf "$LAB_DIR"
 }
 
-# An iperf3 daemon still running when the script stops (its pid file is gone once it exits).
-stop_iperf_daemons() {
-    local f; for f in "$LAB_DIR"/iperf3.*.pid; do
-        [ -s "$f" ] && kill "$(cat "$f")" 2>/dev/null
-    done
-    return 0
-}
-trap 'stop_iperf_daemons 2>/dev/null; lab_down 2>/dev/null || true' EXIT INT TERM
+trap 'lab_down 2>/dev/null || true' EXIT INT TERM
 test_bad_configs
 test_static_pair 1 "0@0,1@1" "0@1,1@0" "1 worker" 1G
 test_static_pair 2 "0@0,1@0,2@1" "0@1,1@1,2@0" "2 workers" 200M
