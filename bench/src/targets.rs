@@ -75,18 +75,29 @@ fn engine_vs_references(crypto: &[CryptoResult], out: &mut Vec<Target>) {
                     .max_by(|a, b| a.rate.gbps.total_cmp(&b.rate.gbps))
             };
             if let (Some(o), Some(r)) = (best(true), best(false)) {
+                let spread = run_ratios(&o.runs_gbps, &r.runs_gbps)
+                    .map_or(String::new(), |(lo, hi)| format!("; run by run {lo:.2}-{hi:.2}"));
                 out.push(t(
                     format!("engine {dir} AES-256 {size} B vs fastest reference"),
                     o.rate.gbps / r.rate.gbps,
                     goal,
                     format!(
-                        "{} {:.1} Gbps vs {} {:.1} Gbps",
+                        "{} {:.1} Gbps vs {} {:.1} Gbps{spread}",
                         o.implementation, o.rate.gbps, r.implementation, r.rate.gbps
                     ),
                 ));
             }
         }
     }
+}
+
+/// The lowest and highest of the ratios `a[i] / b[i]`: the contenders of a point take turns run
+/// by run, so run `i` of each was measured side by side. How far the host's noise moves a ratio
+/// whose medians the target compares.
+fn run_ratios(a: &[f64], b: &[f64]) -> Option<(f64, f64)> {
+    let r: Vec<f64> = a.iter().zip(b).filter(|(x, y)| x.is_finite() && **y > 0.0).map(|(x, y)| x / y).collect();
+    let lo = r.iter().copied().reduce(f64::min)?;
+    Some((lo, r.iter().copied().fold(lo, f64::max)))
 }
 
 /// SecY protect/validate on the engine against the same engine path raw, GCM-AES-256.
@@ -183,6 +194,15 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn run_ratios_pair_the_runs_in_order() {
+        assert_eq!(run_ratios(&[60.0, 70.0, 30.0], &[60.0, 35.0, 40.0]), Some((0.75, 2.0)));
+        // A run without a reference figure is left out; nothing to pair gives nothing.
+        assert_eq!(run_ratios(&[50.0, 80.0], &[0.0, 40.0]), Some((2.0, 2.0)));
+        assert_eq!(run_ratios(&[50.0], &[]), None);
+        assert_eq!(run_ratios(&[f64::NAN], &[1.0]), None);
+    }
 
     #[test]
     fn only_the_issues_own_rows_are_scoped_issue() {
