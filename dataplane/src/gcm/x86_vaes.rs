@@ -11,7 +11,7 @@
 //!
 //! Unlike `x86_vaes512`, seal hashes a frame's last batch on its own rather than in the next
 //! frame's first AES batch: with 16 registers, its eight ciphertext registers beside the eight
-//! AES chains spill, and that version was 5-10% slower here at 512 and 1024 octets (Zen 4).
+//! AES chains spill, and that version was 5-11% slower here at 512 and 1024 octets (Zen 4).
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime

@@ -10,8 +10,9 @@
 //! own so the data's chunks line up with the batches (the stitched design of Intel ipsec-mb, see
 //! `bench/RESULTS.md`). Then CTR over the frames' tails (and whole small frames) in batches of
 //! eight registers across frame boundaries, and GHASH over the tails, four blocks per carry-less
-//! multiply, one reduction per 32 blocks; open hashes the tails before decrypting them. Partial blocks and frame tails use AVX-512BW byte-masked loads and
-//! stores, which never touch the octets outside the mask.
+//! multiply, one reduction per 32 blocks; open hashes the tails before decrypting them. Partial
+//! blocks and frame tails use AVX-512BW byte-masked loads and stores, which never touch the
+//! octets outside the mask.
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
