@@ -245,8 +245,8 @@ fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -
     let (acc, full, fin) = bulk_start(key, aad, data.len())?;
     let data = if fin.is_some() { data } else { &mut data[..full] };
     let acc = match key.rounds() {
-        14 => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc),
-        _ => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc),
+        14 => open_stitched::<14>(&round_keys::<14>(key), key, iv, data, fin, acc),
+        _ => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, fin, acc),
     };
     Some(Bulk { acc, len: data.len(), done: fin.is_some() })
 }
@@ -270,8 +270,8 @@ fn bulk_seal<'k>(
     let data = if fin.is_some() { data } else { &mut data[..full] };
     let len = data.len();
     let (prev_acc, ct, acc) = match key.rounds() {
-        14 => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, full, fin, acc, pending.as_ref()),
-        _ => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, full, fin, acc, pending.as_ref()),
+        14 => seal_stitched::<14>(&round_keys::<14>(key), key, iv, data, fin, acc, pending.as_ref()),
+        _ => seal_stitched::<10>(&round_keys::<10>(key), key, iv, data, fin, acc, pending.as_ref()),
     };
     let done = pending.as_ref().zip(prev_acc).map(|(p, acc)| (p.job, p.bulk(acc)));
     let tail = fin.map(|lengths| (len - full, lengths));
@@ -336,11 +336,10 @@ fn lengths_block(aad: usize, data: usize) -> __m128i {
 }
 
 /// Seal: batch `i` is encrypted while batch `i - 1`, just written, is hashed; batch 0 while
-/// `prev` is. `data` is the `full` octets of whole batches, and with `fin` (the lengths block) a
-/// tail after them, which takes one more step (its keystream while the last whole batch is
+/// `prev` is. `data` is whole batches, and with `fin` (the lengths block) a tail after them,
+/// shorter than a batch, which takes one more step (its keystream while the last whole batch is
 /// hashed). Returns `prev`'s reduced GHASH (with `prev`), the ciphertext registers left to hash
 /// (the last batch, or the tail) and the GHASH before them.
-#[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn seal_stitched<const R: usize>(
@@ -348,11 +347,11 @@ fn seal_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
-    full: usize,
     fin: Option<__m128i>,
     mut acc: __m128i,
     prev: Option<&Pending<'_>>,
 ) -> (Option<__m128i>, [__m512i; WAYS], __m128i) {
+    let full = data.len() / BULK * BULK;
     let mut ctr = Counters::new(iv);
     let (ks, prev_acc) = match prev {
         Some(p) => {
@@ -378,7 +377,7 @@ fn seal_stitched<const R: usize>(
 }
 
 /// Open: each batch is hashed and decrypted in the same step; with `fin`, the tail after the
-/// `full` octets of whole batches too, with the lengths block.
+/// whole batches too (shorter than a batch), with the lengths block.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn open_stitched<const R: usize>(
@@ -386,12 +385,11 @@ fn open_stitched<const R: usize>(
     key: &GcmKeySchedule,
     iv: &[u8; 12],
     data: &mut [u8],
-    full: usize,
     fin: Option<__m128i>,
     mut acc: __m128i,
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
-    let (whole, tail) = data.split_at_mut(full);
+    let (whole, tail) = data.split_at_mut(data.len() / BULK * BULK);
     for batch in whole.chunks_exact_mut(BULK) {
         let ks;
         (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, batch, 0, acc, r));
