@@ -5,6 +5,8 @@ use std::io::{Read, Write};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
+use macsec_dataplane::secy::Sak;
+
 use crate::crypto::work::XorShift;
 
 pub struct Ctl {
@@ -46,11 +48,20 @@ impl Ctl {
     }
 
     /// A rekey of the transmit direction: install a fresh SAK on `an`, then make it the
-    /// encoding SA (IEEE 802.1AE-2018 10.7.21-22).
-    pub fn rekey_tx(&mut self, connection: &str, an: u8, key_len: usize) -> Result<(), String> {
-        let sak: String = (0..key_len).map(|_| format!("{:02x}", self.rng.byte())).collect();
+    /// encoding SA (IEEE 802.1AE-2018 10.7.21-22). `installed` gets the SAK in between, before
+    /// the dataplane can send a frame under it.
+    pub fn rekey_tx(
+        &mut self,
+        connection: &str,
+        an: u8,
+        key_len: usize,
+        installed: impl FnOnce(Sak),
+    ) -> Result<(), String> {
+        let key: Vec<u8> = (0..key_len).map(|_| self.rng.byte()).collect();
+        let sak = hex::encode(&key);
         let secy = serde_json::json!({ "connection": connection });
         self.ok(serde_json::json!({ "op": "install_tx_sa", "secy": secy, "an": an, "next_pn": 1, "sak": sak }))?;
+        installed(Sak::from_slice(&key).map_err(|e| e.to_string())?);
         self.ok(serde_json::json!({ "op": "enable_tx_sa", "secy": secy, "an": an }))
     }
 }

@@ -14,6 +14,7 @@
 //! during which the generator rekeys the dataplane's Tx SA at 10 Hz through the control socket.
 //! One JSON object per phase goes to stdout.
 
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,8 +78,8 @@ pub struct Phase {
     /// The share of a CPU the generator thread got in the phase (others' processes compete).
     pub gen_cpu_share: f64,
     /// Of the first returning frames of the phase, how many were checked and found right: with
-    /// protect, MACsec that a SecY with the dataplane's SA validates back to the frame sent (until
-    /// the first rekey changes the key); with validate, exactly the clear frame that was encrypted.
+    /// protect, MACsec that a SecY with the dataplane's Tx SAs (each rekey's too) validates back to
+    /// the frame sent; with validate, exactly the clear frame that was encrypted.
     pub checked_ok: u64,
     pub checked_bad: u64,
     /// Change of the dataplane's counters over the phase: frames its ports could not send (a
@@ -209,12 +210,17 @@ pub fn templates(a: &GenArgs, size: Size) -> Result<(Frames, Frames), String> {
 
 /// A receiving SecY for the dataplane's Tx SA (protect mode), made from the first frame's SCI.
 fn checker(a: &GenArgs, frame: &[u8]) -> Option<Secy> {
-    let sci = Sci(u64::from_be_bytes(frame.get(20..28)?.try_into().ok()?));
+    let sci = frame_sci(frame)?;
     let mut rx = Secy::new(SecyConfig::new(a.suite), GEN_SCI, Arc::new(RingBackend));
     rx.add_rx_sc(sci);
     let sak = Sak::from_slice(&a.sak).ok()?;
     rx.install_rx_sa(sci, &sak, &SaParams { an: An::new(0)?, pn: Pn(1), ssci: None, salt: None }).ok()?;
     Some(rx)
+}
+
+/// The SCI of a SecTAG that carries one (SC bit set, as the dataplane always sends it).
+fn frame_sci(frame: &[u8]) -> Option<Sci> {
+    Some(Sci(u64::from_be_bytes(frame.get(20..28)?.try_into().ok()?)))
 }
 
 struct Gen {
@@ -229,8 +235,8 @@ struct Gen {
     /// The clear frame of each slot, to check what comes back.
     clear: Vec<Vec<u8>>,
     checker: Option<Secy>,
-    /// A rekey phase ran: the dataplane's key is no longer the one the checker knows.
-    rekeyed: bool,
+    /// The SAs each rekey installs, for the checker: sent before the dataplane may use them.
+    rekeyed: (Sender<TxSa>, Receiver<TxSa>),
     args: GenArgs,
 }
 
@@ -260,7 +266,7 @@ pub fn main(a: GenArgs) -> Result<(), String> {
         sent_at: vec![0; SLOTS],
         clear: Vec::new(),
         checker: None,
-        rekeyed: false,
+        rekeyed: channel(),
         args: a.clone(),
     };
     let mut ctl = match &a.rekey {
@@ -310,6 +316,9 @@ fn wait_link(ports: &[Port]) -> Result<(), String> {
     Err("gen: memif links did not come up within 15 s (is the dataplane running?)".into())
 }
 
+/// A Tx SA a rekey installed: its AN and SAK.
+type TxSa = (u8, Sak);
+
 /// Rekeys the dataplane's Tx SA at 10 Hz from a thread of its own, so that waiting for the
 /// control socket's replies never stalls the generator's receive loop.
 struct Rekeyer {
@@ -318,14 +327,15 @@ struct Rekeyer {
 }
 
 impl Rekeyer {
-    fn start(mut ctl: Ctl, connection: String, key_len: usize) -> Rekeyer {
+    fn start(mut ctl: Ctl, connection: String, key_len: usize, installed: Sender<TxSa>) -> Rekeyer {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
             let mut n = 0u64;
             // Relaxed: the flag orders nothing; the thread only needs to see it eventually.
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Err(e) = ctl.rekey_tx(&connection, ((n + 1) % 4) as u8, key_len) {
+                let an = ((n + 1) % 4) as u8;
+                if let Err(e) = ctl.rekey_tx(&connection, an, key_len, |sak| drop(installed.send((an, sak)))) {
                     return (ctl, Err(e));
                 }
                 n += 1;
@@ -363,7 +373,7 @@ impl Gen {
         let work0 = dp_worker(a.metrics);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
-        let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len()));
+        let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len(), self.rekeyed.0.clone()));
         let mut burst = MbufBurst::new();
         let mut slot = 0usize;
         loop {
@@ -382,7 +392,6 @@ impl Gen {
             let (c, n) = r.stop()?;
             *ctl = Some(c);
             p.rekeys = n;
-            self.rekeyed = true;
         }
         // Frames never sent go back to the pool; then collect what is still in flight.
         burst.free_all();
@@ -451,7 +460,7 @@ impl Gen {
                 let _ = hist.record(ns.max(1));
             }
         }
-        if p.checked_ok + p.checked_bad < CHECKS && !(self.protect && self.rekeyed) {
+        if p.checked_ok + p.checked_bad < CHECKS {
             match self.check(d, seq) {
                 Some(true) => p.checked_ok += 1,
                 Some(false) => p.checked_bad += 1,
@@ -470,6 +479,11 @@ impl Gen {
             self.checker = checker(&self.args, d);
         }
         let rx = self.checker.as_mut()?;
+        let sci = frame_sci(d)?;
+        for (an, sak) in self.rekeyed.1.try_iter() {
+            let p = SaParams { an: An::new(an)?, pn: Pn(1), ssci: None, salt: None };
+            rx.install_rx_sa(sci, &sak, &p).ok()?;
+        }
         let mut f = d.to_vec();
         Some(rx.validate(&mut f) == macsec_dataplane::secy::RxVerdict::Ok && f == *want)
     }
