@@ -245,6 +245,14 @@ check() { local what=$1; shift; if "$@"; then ok "$what"; else bad "$what"; fi; 
 # metric NAME SIDE [FILTER]: the sum of a dataplane metric's samples whose labels contain FILTER.
 metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && index($1, f) { s += $2 } END { printf "%d\n", s }'; }
 
+# lab_udp_rcvbuf_errors HOST: datagrams host HOST's stack dropped because a UDP socket's receive
+# buffer was full (the iperf3 server did not read in time, e.g. while the dataplanes' busy
+# polling held both CPUs): lost at the receiver, past the path under test, and counted by iperf3
+# as lost all the same.
+lab_udp_rcvbuf_errors() {
+    ip netns exec "$(lab_ns "$1")" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else { print $c; exit } }' /proc/net/snmp
+}
+
 # lab_rx_errors SIDE: received frames that failed validation, came late or found no SA (the
 # 802.1AE InPktsNotValid/NotUsingSA/UnusedSA/Late/Invalid of every SA and SC, all members).
 lab_rx_errors() {
