@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use macsec_dataplane::gcm::Path;
+
 use crate::crypto::{CryptoResult, REFERENCES};
 use crate::dataplane::SetupResult;
 use crate::scaling::Scaling;
@@ -42,7 +44,7 @@ impl Machine {
             field("model").unwrap_or_default(),
             field("stepping").unwrap_or_default()
         );
-        let flags = cpu_flags();
+        let flags = cpu_flags(&field("flags").unwrap_or_default());
         let best_path = macsec_dataplane::gcm::Engine::best().path().name().to_string();
         // Not available_parallelism(): EAL has pinned this thread to one CPU by now.
         let cpus = cpuinfo.lines().filter(|l| l.starts_with("processor")).count();
@@ -61,29 +63,18 @@ impl Machine {
     }
 }
 
-/// The features the engine's paths need (gcm/x86_*.rs `Cpu::detect`) that this CPU has.
-fn cpu_flags() -> Vec<String> {
-    let mut out: Vec<&str> = Vec::new();
-    #[cfg(target_arch = "x86_64")]
-    {
-        macro_rules! has {
-            ($($f:tt),*) => { $( if std::arch::is_x86_feature_detected!($f) { out.push($f); } )* };
+/// The features the engine's paths need ([`Path::features`], the list each path's detection
+/// checks) that this CPU has, by its `/proc/cpuinfo` flags.
+fn cpu_flags(cpuinfo_flags: &str) -> Vec<String> {
+    let has: Vec<&str> = cpuinfo_flags.split_whitespace().collect();
+    let mut out: Vec<String> = Vec::new();
+    for f in Path::ALL.iter().flat_map(|p| p.features()) {
+        // cpuinfo spells "sse4.1" as "sse4_1".
+        if has.contains(&f.replace('.', "_").as_str()) && !out.iter().any(|o| o == f) {
+            out.push(f.to_string());
         }
-        has!(
-            "aes",
-            "pclmulqdq",
-            "ssse3",
-            "sse4.1",
-            "avx",
-            "avx2",
-            "vaes",
-            "vpclmulqdq",
-            "avx512f",
-            "avx512bw",
-            "avx512vl"
-        );
     }
-    out.into_iter().map(str::to_string).collect()
+    out
 }
 
 /// One same-run ratio: `ours` against the fastest reference at one point.
@@ -411,5 +402,17 @@ fn truncate(s: &str, n: usize) -> &str {
     match s.char_indices().nth(n) {
         Some((i, _)) => &s[..i],
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_flags_are_the_paths_features_the_cpu_has_in_path_order() {
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(cpu_flags("fpu sse4_1 avx2 aes vaes avx512f"), ["aes", "sse4.1", "vaes", "avx2", "avx512f"]);
+        assert!(cpu_flags("").is_empty());
     }
 }

@@ -54,6 +54,24 @@
 //! through a token that proves the CPU has the features); the rest forbids it.
 #![deny(unsafe_code)]
 
+/// An x86 path's `Cpu::detect` (`Some` only if this CPU has every feature) and its `FEATURES`,
+/// from one list of `is_x86_feature_detected!` names.
+#[cfg(target_arch = "x86_64")]
+macro_rules! x86_features {
+    ($cpu:ident, $($f:tt),+) => {
+        /// The CPU features this path needs, as `is_x86_feature_detected!` names them.
+        pub(super) const FEATURES: &[&str] = &[$($f),+];
+
+        impl $cpu {
+            pub(super) fn detect() -> Option<$cpu> {
+                ($(is_x86_feature_detected!($f))&&+).then_some($cpu(()))
+            }
+        }
+    };
+}
+#[cfg(target_arch = "x86_64")]
+use x86_features;
+
 mod backend;
 mod ghash;
 mod key;
@@ -94,6 +112,9 @@ pub enum Path {
 }
 
 impl Path {
+    /// Every path, slowest first.
+    pub const ALL: [Path; 4] = [Path::Portable, Path::AesNi, Path::Vaes256, Path::Vaes512];
+
     /// The name used by `MACSEC_GCM_PATH`.
     pub fn name(self) -> &'static str {
         match self {
@@ -104,9 +125,25 @@ impl Path {
         }
     }
 
+    /// The CPU features this path needs, as `is_x86_feature_detected!` names them (none for
+    /// `Portable`).
+    pub fn features(self) -> &'static [&'static str] {
+        match self {
+            Path::Portable => &[],
+            #[cfg(target_arch = "x86_64")]
+            Path::AesNi => x86_aesni::FEATURES,
+            #[cfg(target_arch = "x86_64")]
+            Path::Vaes256 => x86_vaes::FEATURES,
+            #[cfg(target_arch = "x86_64")]
+            Path::Vaes512 => x86_vaes512::FEATURES,
+            #[cfg(not(target_arch = "x86_64"))]
+            _ => &[],
+        }
+    }
+
     /// Parses a `MACSEC_GCM_PATH` value.
     pub fn from_name(name: &str) -> Option<Path> {
-        [Path::Portable, Path::AesNi, Path::Vaes256, Path::Vaes512].into_iter().find(|p| p.name() == name)
+        Path::ALL.into_iter().find(|p| p.name() == name)
     }
 }
 
@@ -188,10 +225,7 @@ impl Engine {
 
     /// Every path this CPU can run, slowest first.
     pub fn available() -> Vec<Path> {
-        [Path::Portable, Path::AesNi, Path::Vaes256, Path::Vaes512]
-            .into_iter()
-            .filter(|p| Engine::with_path(*p).is_some())
-            .collect()
+        Path::ALL.into_iter().filter(|p| Engine::with_path(*p).is_some()).collect()
     }
 
     /// The path this engine runs.

@@ -18,15 +18,7 @@ use super::{ghash, OpenJob, SealJob};
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Cpu(());
 
-impl Cpu {
-    pub(super) fn detect() -> Option<Cpu> {
-        let ok = is_x86_feature_detected!("aes")
-            && is_x86_feature_detected!("pclmulqdq")
-            && is_x86_feature_detected!("ssse3")
-            && is_x86_feature_detected!("sse4.1");
-        ok.then_some(Cpu(()))
-    }
-}
+super::x86_features!(Cpu, "aes", "pclmulqdq", "ssse3", "sse4.1");
 
 pub(super) fn seal_batch(_cpu: Cpu, jobs: &mut [SealJob<'_>]) {
     for job in jobs {

@@ -31,19 +31,7 @@ use super::{ghash, Group, OpenJob, SealJob};
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Cpu(());
 
-impl Cpu {
-    pub(super) fn detect() -> Option<Cpu> {
-        let ok = is_x86_feature_detected!("avx512f")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("avx512vl")
-            && is_x86_feature_detected!("vaes")
-            && is_x86_feature_detected!("vpclmulqdq")
-            && is_x86_feature_detected!("aes")
-            && is_x86_feature_detected!("pclmulqdq")
-            && is_x86_feature_detected!("avx2");
-        ok.then_some(Cpu(()))
-    }
-}
+super::x86_features!(Cpu, "avx512f", "avx512bw", "avx512vl", "vaes", "vpclmulqdq", "aes", "pclmulqdq", "avx2");
 
 /// Jobs per `J0` pass: the burst size the engine is built for.
 const BURST: usize = 64;
