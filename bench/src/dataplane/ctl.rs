@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 
 use socket2::{Domain, SockAddr, Socket, Type};
 
-use macsec_dataplane::secy::Sak;
+use macsec_dataplane::secy::{An, Sak};
 
 use crate::crypto::work::XorShift;
 
@@ -53,15 +53,15 @@ impl Ctl {
     pub fn rekey_tx(
         &mut self,
         connection: &str,
-        an: u8,
+        an: An,
         key_len: usize,
         installed: impl FnOnce(Sak),
     ) -> Result<(), String> {
         let key: Vec<u8> = (0..key_len).map(|_| self.rng.byte()).collect();
         let sak = hex::encode(&key);
         let secy = serde_json::json!({ "connection": connection });
-        self.ok(serde_json::json!({ "op": "install_tx_sa", "secy": secy, "an": an, "next_pn": 1, "sak": sak }))?;
+        self.ok(serde_json::json!({ "op": "install_tx_sa", "secy": secy, "an": an.get(), "next_pn": 1, "sak": sak }))?;
         installed(Sak::from_slice(&key).map_err(|e| e.to_string())?);
-        self.ok(serde_json::json!({ "op": "enable_tx_sa", "secy": secy, "an": an }))
+        self.ok(serde_json::json!({ "op": "enable_tx_sa", "secy": secy, "an": an.get() }))
     }
 }

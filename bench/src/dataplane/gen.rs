@@ -78,8 +78,10 @@ pub struct Phase {
     /// The share of a CPU the generator thread got in the phase (others' processes compete).
     pub gen_cpu_share: f64,
     /// Of the first returning frames of the phase, how many were checked and found right: with
-    /// protect, MACsec that a SecY with the dataplane's Tx SAs (each rekey's too) validates back to
-    /// the frame sent; with validate, exactly the clear frame that was encrypted.
+    /// protect, MACsec that a SecY with the dataplane's Tx SAs validates back to the frame sent
+    /// (the checker learns each rekey's SA, so the phases after a rekey phase are checked on the
+    /// keys it left; in the rekey phase the first frames mostly precede its first rekey); with
+    /// validate, exactly the clear frame that was encrypted.
     pub checked_ok: u64,
     pub checked_bad: u64,
     /// Change of the dataplane's counters over the phase: frames its ports could not send (a
@@ -237,6 +239,8 @@ struct Gen {
     checker: Option<Secy>,
     /// The SAs each rekey installs, for the checker: sent before the dataplane may use them.
     rekeyed: (Sender<TxSa>, Receiver<TxSa>),
+    /// The AN of the dataplane's Tx SA in use (the static key file's, then each rekey's).
+    tx_an: An,
     args: GenArgs,
 }
 
@@ -267,6 +271,7 @@ pub fn main(a: GenArgs) -> Result<(), String> {
         clear: Vec::new(),
         checker: None,
         rekeyed: channel(),
+        tx_an: An::ALL[0],
         args: a.clone(),
     };
     let mut ctl = match &a.rekey {
@@ -316,41 +321,54 @@ fn wait_link(ports: &[Port]) -> Result<(), String> {
     Err("gen: memif links did not come up within 15 s (is the dataplane running?)".into())
 }
 
-/// A Tx SA a rekey installed: its AN and SAK.
-type TxSa = (u8, Sak);
+/// A Tx SA a rekey installed.
+struct TxSa {
+    an: An,
+    sak: Sak,
+}
 
 /// Rekeys the dataplane's Tx SA at 10 Hz from a thread of its own, so that waiting for the
 /// control socket's replies never stalls the generator's receive loop.
 struct Rekeyer {
     stop: Arc<std::sync::atomic::AtomicBool>,
-    handle: std::thread::JoinHandle<(Ctl, Result<u64, String>)>,
+    handle: std::thread::JoinHandle<Rekeyed>,
+}
+
+/// What the rekey thread gives back: the client, and the number of rekeys done with the AN of
+/// the last (or the error that stopped it).
+struct Rekeyed {
+    ctl: Ctl,
+    done: Result<(u64, An), String>,
 }
 
 impl Rekeyer {
-    fn start(mut ctl: Ctl, connection: String, key_len: usize, installed: Sender<TxSa>) -> Rekeyer {
+    /// Rekeys onto the ANs after `current`, the one in use, in turn: never onto the SA in use.
+    fn start(mut ctl: Ctl, connection: String, key_len: usize, current: An, installed: Sender<TxSa>) -> Rekeyer {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let handle = std::thread::spawn(move || {
-            let mut n = 0u64;
+            let (mut n, mut an) = (0u64, current);
             // Relaxed: the flag orders nothing; the thread only needs to see it eventually.
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                let an = ((n + 1) % 4) as u8;
-                if let Err(e) = ctl.rekey_tx(&connection, an, key_len, |sak| drop(installed.send((an, sak)))) {
-                    return (ctl, Err(e));
+                an = an.next();
+                if let Err(e) = ctl.rekey_tx(&connection, an, key_len, |sak| drop(installed.send(TxSa { an, sak }))) {
+                    return Rekeyed { ctl, done: Err(e) };
                 }
                 n += 1;
                 std::thread::sleep(Duration::from_millis(100));
             }
-            (ctl, Ok(n))
+            Rekeyed { ctl, done: Ok((n, an)) }
         });
         Rekeyer { stop, handle }
     }
 
-    /// Stops the thread; gives the client back with the number of rekeys done.
-    fn stop(self) -> Result<(Ctl, u64), String> {
+    /// Stops the thread; gives the client back with the number of rekeys done and the AN in
+    /// use after them.
+    fn stop(self) -> Result<(Ctl, u64, An), String> {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let (ctl, n) = self.handle.join().map_err(|_| "rekey thread panicked".to_string())?;
-        Ok((ctl, n?))
+        let Rekeyed { ctl, done } = self.handle.join().map_err(|_| "rekey thread panicked".to_string())?;
+        let (n, an) = done?;
+        Ok((ctl, n, an))
     }
 }
 
@@ -373,7 +391,9 @@ impl Gen {
         let work0 = dp_worker(a.metrics);
         let mut p = Phase { phase: name.into(), size: size.label(), offered_pps: pps, ..Default::default() };
         let (start, dur) = (tsc(), (secs * self.hz) as u64);
-        let rekeys = ctl.take().map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len(), self.rekeyed.0.clone()));
+        let rekeys = ctl
+            .take()
+            .map(|c| Rekeyer::start(c, a.connection.clone(), a.sak.len(), self.tx_an, self.rekeyed.0.clone()));
         let mut burst = MbufBurst::new();
         let mut slot = 0usize;
         loop {
@@ -389,9 +409,10 @@ impl Gen {
         }
         let elapsed = (tsc() - start) as f64 / self.hz;
         if let Some(r) = rekeys {
-            let (c, n) = r.stop()?;
+            let (c, n, an) = r.stop()?;
             *ctl = Some(c);
             p.rekeys = n;
+            self.tx_an = an;
         }
         // Frames never sent go back to the pool; then collect what is still in flight.
         burst.free_all();
@@ -480,8 +501,8 @@ impl Gen {
         }
         let rx = self.checker.as_mut()?;
         let sci = frame_sci(d)?;
-        for (an, sak) in self.rekeyed.1.try_iter() {
-            let p = SaParams { an: An::new(an)?, pn: Pn(1), ssci: None, salt: None };
+        for TxSa { an, sak } in self.rekeyed.1.try_iter() {
+            let p = SaParams { an, pn: Pn(1), ssci: None, salt: None };
             rx.install_rx_sa(sci, &sak, &p).ok()?;
         }
         let mut f = d.to_vec();
