@@ -221,7 +221,8 @@ pub fn dataplane_table(rows: &[SetupResult]) -> String {
          max: as fast as the dataplane takes frames; latency: at half that rate; rekey: 10 Hz Tx SA rekeys at half rate\n\
          Mpps/wCPU: Mpps divided by the CPU share the worker lcore thread(s) actually got (others' jobs compete)\n\
          txdrop/dp: the dataplane's counters over the phase: port tx drops (ring to the generator full) / MACsec drops\n\
-         ok/bad: of the first 64 returning frames, decrypted (by a SecY with the SA) or compared to what was encrypted\n\
+         ok/bad: of the first 64 returning frames of each phase, decrypted (by a SecY with the Tx SAs, each rekey's\n\
+         too) or compared to what was encrypted; a target row on unchecked or bad output is a miss\n\
          busy fr/b: the worker lcores' share of cycles in loop turns that moved frames, and frames returned per such\n\
          turn (32, a full burst, when the worker is the bottleneck; fewer when it waits for the generator)\n\
          handoff: what the host takes to move a 1518-octet frame from the generator's CPU to the worker's (two\n\

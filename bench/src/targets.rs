@@ -47,6 +47,15 @@ impl Target {
     fn scope(self, scope: Scope) -> Target {
         Target { scope, ..self }
     }
+
+    /// Met only if the frames the row counts were checked: `(ok, bad)` of the returning frames
+    /// the generator validated (protect) or compared (validate). A fast wrong output is a miss.
+    fn verified(self, (ok, bad): (u64, u64)) -> Target {
+        if ok > 0 && bad == 0 {
+            return self;
+        }
+        Target { met: false, detail: format!("{}; output not verified: {ok} ok, {bad} bad", self.detail), ..self }
+    }
 }
 
 pub fn judge(crypto: &[CryptoResult], secy: &[SecyResult], dp: &DataplaneReport) -> Vec<Target> {
@@ -128,27 +137,30 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
             .max_by(|a, b| a.mpps.total_cmp(&b.mpps))
     };
     let cap = |dir: &str, size: &str| capw(dir, 1, size).map(|c| c.mpps);
-    // The max phase's Mpps, and the setup's handoff probes: whether its runs had the host's
-    // slow mode.
+    // The max phase's Mpps, the setup's handoff probes (whether its runs had the host's slow
+    // mode) and the phase's checked frames.
     let max = |protect: bool, workers: usize, size: &str| {
         let r = dp.iter().find(|r| r.setup.protect == protect && r.setup.workers == workers)?;
         let p = r.phases.iter().find(|p| p.phase == "max" && p.size == size)?;
-        Some((p.mpps, crate::dataplane::handoff::label(&r.handoff_ns)))
+        Some((p.mpps, crate::dataplane::handoff::label(&r.handoff_ns), (p.checked_ok, p.checked_bad)))
     };
     for (stage, protect) in [("protect", true), ("validate", false)] {
         let raw = secy.iter().find(|r| {
             r.backend.starts_with("EngineBackend") && r.suite == "gcm-aes-256" && r.size == "1518" && r.stage == stage
         });
-        if let (Some((d, h)), Some(raw)) = (max(protect, 1, "1518"), raw) {
-            out.push(t(
-                format!("dataplane {stage} 1518 B per worker vs raw engine"),
-                d / raw.raw_mpps,
-                0.75,
-                format!(
-                    "{d:.2} Mpps vs {} {:.2} Mpps on the same User Data; handoff {h} ns",
-                    raw.raw_implementation, raw.raw_mpps
-                ),
-            ));
+        if let (Some((d, h, checked)), Some(raw)) = (max(protect, 1, "1518"), raw) {
+            out.push(
+                t(
+                    format!("dataplane {stage} 1518 B per worker vs raw engine"),
+                    d / raw.raw_mpps,
+                    0.75,
+                    format!(
+                        "{d:.2} Mpps vs {} {:.2} Mpps on the same User Data; handoff {h} ns",
+                        raw.raw_implementation, raw.raw_mpps
+                    ),
+                )
+                .verified(checked),
+            );
         }
         if let (Some(c), Some(raw)) = (cap(stage, "1518"), raw) {
             out.push(
@@ -161,9 +173,9 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
                 .scope(Scope::Beyond),
             );
         }
-        if let Some((d, h)) = max(protect, 1, "64") {
+        if let Some((d, h, checked)) = max(protect, 1, "64") {
             let detail = format!("{d:.2} Mpps over memif; handoff {h} ns");
-            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, detail));
+            out.push(t(format!("dataplane {stage} 64 B per worker, Mpps"), d, 15.0, detail).verified(checked));
         }
         if let Some(c) = cap(stage, "64") {
             out.push(
@@ -194,6 +206,17 @@ fn dataplane_vs_engine(secy: &[SecyResult], report: &DataplaneReport, out: &mut 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_row_is_met_only_with_its_output_checked_and_right() {
+        let row = || t("row".into(), 2.0, 1.0, "fast".into());
+        assert!(row().verified((64, 0)).met);
+        for checked in [(0, 0), (63, 1), (0, 64)] {
+            let r = row().verified(checked);
+            assert!(!r.met, "{checked:?}");
+            assert!(r.detail.contains("output not verified"), "{}", r.detail);
+        }
+    }
 
     #[test]
     fn run_ratios_pair_the_runs_in_order() {
