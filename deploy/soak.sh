@@ -2,11 +2,11 @@
 # `make soak` (not in CI): two appliances (deploy/lib/lab.sh) under UDP and TCP traffic for
 # SOAK_MINUTES (default 10) with a SAK rekey every second and a CAK rotation every minute.
 # Passes when no frame was lost by the counters (every frame encrypted was validated OK, no
-# NotValid/Late/NoSA, no UDP datagram lost on the path: iperf3's count less what hB's full
-# socket buffers dropped, and no tx drop on B's host port), memory stayed flat (RSS of all four
-# daemons sampled every 10 s: growth after the first minute under 8 MiB each) and MKA never
-# flapped (no "encryption down" after the session came up). Cleans up by pid and netns on any
-# exit.
+# NotValid/Late/NoSA, no UDP datagram lost on the path: iperf3's count no more than hB's full
+# socket buffers dropped, and no drop on A's host port in or B's host port out), memory stayed
+# flat (RSS of all four daemons sampled every 10 s: growth after the first minute under 8 MiB
+# each) and MKA never flapped (no "encryption down" after the session came up). Cleans up by
+# pid and netns on any exit.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
@@ -37,7 +37,8 @@ PIDS=("$LAB_PID_A" "$LAB_PID_B" "$LAB_CPID_A" "$LAB_CPID_B")
 for s in A B; do wc -l < "$LAB_DIR/$s.ctl.err" > "$LAB_DIR/$s.ctl.mark"; done
 
 SECS=$(( MINUTES * 60 ))
-host_drops0=$(metric macsec_port_tx_dropped_total B 'port="host"'); rcvbuf0=$(lab_udp_rcvbuf_errors hB)
+host_drops0=$(( $(metric macsec_port_rx_dropped_total A 'port="host"') + $(metric macsec_port_tx_dropped_total B 'port="host"') ))
+rcvbuf0=$(lab_udp_rcvbuf_errors hB)
 echo "soak: $MINUTES minute(s): UDP 8 x 2 Mbit/s A->B and a TCP stream, rekey every 1 s, CAK rotation every 60 s"
 ip netns exec "$(lab_ns hB)" iperf3 -s -1 -p 5201 >/dev/null 2>&1 & LAB_PIDS+=($!)
 ip netns exec "$(lab_ns hB)" iperf3 -s -1 -p 5202 >/dev/null 2>&1 & LAB_PIDS+=($!)
@@ -75,8 +76,9 @@ sleep 1.5
 
 lost=$(jq '[.end.streams[].udp.lost_packets] | add' "$LAB_DIR/udp.json" 2>/dev/null || echo missing)
 sent=$(jq '[.end.streams[].udp.packets] | add' "$LAB_DIR/udp.json" 2>/dev/null || echo 0)
-host_drops=$(( $(metric macsec_port_tx_dropped_total B 'port="host"') - host_drops0 )); rcvbuf=$(( $(lab_udp_rcvbuf_errors hB) - rcvbuf0 ))
-echo "soak: $rekeys rekeys, $rotations CAK rotations; UDP: $sent datagrams, $lost lost (iperf3); hB's full socket buffers dropped $rcvbuf; B's host-port tx drops $host_drops"
+host_drops=$(( $(metric macsec_port_rx_dropped_total A 'port="host"') + $(metric macsec_port_tx_dropped_total B 'port="host"') - host_drops0 ))
+rcvbuf=$(( $(lab_udp_rcvbuf_errors hB) - rcvbuf0 ))
+echo "soak: $rekeys rekeys, $rotations CAK rotations; UDP: $sent datagrams, $lost lost (iperf3); hB's full socket buffers dropped $rcvbuf; host-port drops (A in, B out) $host_drops"
 check "zero UDP datagrams lost on the path (no more lost than hB's full socket buffers dropped)" \
     eval '[[ "$lost" =~ ^[0-9]+$ ]] && [ "$lost" -le "$rcvbuf" ] && [ "$host_drops" = 0 ]'
 check "the TCP stream ran to the end" test "$(jq '.end.sum_received.bytes > 0' "$LAB_DIR/tcp.json" 2>/dev/null)" = true

@@ -250,7 +250,9 @@ metric() { lab_metrics "$2" | awk -v n="$1" -v f="${3:-}" '$1 ~ "^"n"({|$)" && i
 # polling held both CPUs): lost at the receiver, past the path under test, and counted by iperf3
 # as lost all the same.
 lab_udp_rcvbuf_errors() {
-    ip netns exec "$(lab_ns "$1")" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else { print $c; exit } }' /proc/net/snmp
+    local n
+    n=$(ip netns exec "$(lab_ns "$1")" awk '$1 == "Udp:" { if (!c) { for (i = 2; i <= NF; i++) if ($i == "RcvbufErrors") c = i } else { print $c; exit } }' /proc/net/snmp || true)
+    echo "${n:-0}"
 }
 
 # lab_rx_errors SIDE: received frames that failed validation, came late or found no SA (the
