@@ -262,6 +262,19 @@ fn available_paths_and_names() {
     if is_x86_feature_detected!("avx512bw") && is_x86_feature_detected!("vaes") {
         assert!(available.contains(&Path::Vaes512), "{available:?}");
     }
+    // `Path::ALL` holds every variant, in its place (a new variant breaks this match first).
+    for (i, p) in Path::ALL.into_iter().enumerate() {
+        let at = match p {
+            Path::Portable => 0,
+            Path::AesNi => 1,
+            Path::Vaes256 => 2,
+            Path::Vaes512 => 3,
+        };
+        assert_eq!(at, i, "{p:?}");
+        assert_eq!(Path::from_name(p.name()), Some(p));
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(p.features().is_empty(), p == Path::Portable, "{p:?}");
+    }
     assert!(GcmKeySchedule::new(&[0; 24]).is_err());
     let k = GcmKeySchedule::new(&[0x55; 32]).unwrap();
     assert_eq!(format!("{k:?}"), "GcmKeySchedule(AES-256, redacted)");
