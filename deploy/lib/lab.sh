@@ -255,6 +255,26 @@ lab_udp_rcvbuf_errors() {
     echo "${n:-0}"
 }
 
+# lab_udp_path_mark: the counters lab_check_udp_path compares, read before the traffic.
+lab_udp_path_mark() {
+    echo "$(( $(metric macsec_port_rx_dropped_total A 'port="host"') + $(metric macsec_port_tx_dropped_total B 'port="host"') )) $(lab_udp_rcvbuf_errors hB)"
+}
+
+# lab_check_udp_path WHAT LOST MARK: no UDP datagram lost on the path A->B since MARK
+# (lab_udp_path_mark): iperf3's LOST no more than hB's full socket buffers dropped, and no drop on
+# A's host port in or B's host port out. iperf3 counts a gap in a stream's sequence, not what hB
+# dropped after the last datagram it read, so hB's drops can exceed its count; the callers' frame
+# counters check the path between the ports.
+lab_check_udp_path() {
+    local what=$1 lost=$2 drops0 rcvbuf0 drops rcvbuf
+    read -r drops0 rcvbuf0 <<<"$3"
+    read -r drops rcvbuf <<<"$(lab_udp_path_mark)"
+    drops=$(( drops - drops0 )); rcvbuf=$(( rcvbuf - rcvbuf0 ))
+    echo "      UDP datagrams lost (iperf3): $lost; hB's full socket buffers dropped $rcvbuf; host-port drops (A in, B out) $drops"
+    check "$what (no more lost than hB's full socket buffers dropped)" \
+        eval '[[ "$lost" =~ ^[0-9]+$ ]] && [ "$lost" -le "$rcvbuf" ] && [ "$drops" = 0 ]'
+}
+
 # lab_rx_errors SIDE: received frames that failed validation, came late or found no SA (the
 # 802.1AE InPktsNotValid/NotUsingSA/UnusedSA/Late/Invalid of every SA and SC, all members).
 lab_rx_errors() {
