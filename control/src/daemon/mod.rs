@@ -267,8 +267,8 @@ impl Daemon {
                     for s in &snapshot.secys {
                         let member = |c: &&mut Conn| c.secy.connection == s.connection && c.secy.member == s.member;
                         let Some(c) = self.conns.iter_mut().find(member) else { continue };
-                        if let Some(tx) = &s.tx_sa {
-                            c.handle_dataplane(now, DpEvent::TxNextPn { next_pn: tx.next_pn });
+                        if let Some((tx, an)) = s.tx_sa.as_ref().and_then(|tx| Some((tx, An::new(tx.an)?))) {
+                            c.handle_dataplane(now, DpEvent::TxNextPn { an, next_pn: tx.next_pn });
                         }
                         c.tx_next_pn = s.tx_sa.as_ref().map(|tx| tx.next_pn);
                         let rx = s.rx_scs.iter().flat_map(|sc| &sc.sas).filter(|sa| sa.installed);

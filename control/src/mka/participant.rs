@@ -97,8 +97,9 @@ pub enum DpCommand {
 pub enum DpEvent {
     /// The encoding SA passed the PN threshold.
     PnThreshold { an: An, next_pn: u64 },
-    /// The encoding SA's next PN (reported in SAK Use as our lowest acceptable PN).
-    TxNextPn { next_pn: u64 },
+    /// The next PN of the encoding SA with AN `an` (reported in SAK Use as our lowest acceptable
+    /// PN). A status read before a new SAK's install arrives after it: its PN is the old SA's.
+    TxNextPn { an: An, next_pn: u64 },
 }
 
 /// Why a SAK was distributed (for the metrics).
@@ -390,7 +391,13 @@ impl<R: RngCore + CryptoRng> Participant<R> {
     pub fn handle_dataplane(&mut self, now: Instant, ev: DpEvent) {
         match ev {
             DpEvent::PnThreshold { .. } => self.pending_rekey = Some(RekeyReason::PnThreshold),
-            DpEvent::TxNextPn { next_pn } => self.tx_next_pn = next_pn,
+            // Only the latest key's SA: the old one's PN, reported as the latest's, would have
+            // the key server rekey again at once for a PN threshold nobody reached (9.8).
+            DpEvent::TxNextPn { an, next_pn } => {
+                if self.latest.as_ref().is_some_and(|l| l.an == an) {
+                    self.tx_next_pn = next_pn;
+                }
+            }
         }
         self.step(now);
     }

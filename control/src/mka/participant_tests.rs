@@ -166,6 +166,29 @@ fn rekey_on_request_keeps_old_rx_until_retire() {
 }
 
 #[test]
+fn only_the_latest_keys_tx_pn_counts_toward_the_threshold() {
+    let t0 = Instant::now();
+    let suite = CipherSuite::GcmAes256;
+    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
+    let (mut da, mut db) = (Dp::default(), Dp::default());
+    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    let an0 = An::new(da.enabled.unwrap()).unwrap();
+    a.handle_dataplane(now, DpEvent::PnThreshold { an: an0, next_pn: 0xc000_0001 });
+    exchange(&mut [(&mut a, &mut da), (&mut b, &mut db)], now);
+    let an1 = b.status().latest_an.map(|a| An::new(a).unwrap()).unwrap();
+    assert_ne!(an0, an1);
+    // A status of B's dataplane read before the new SAK's install: the old SA's PN, past the
+    // threshold. Reported as the latest key's, A would rekey again.
+    b.handle_dataplane(now, DpEvent::TxNextPn { an: an0, next_pn: 0xc000_1000 });
+    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], now, 10);
+    assert_eq!(a.status().stats.rekeys[3], 1, "{:?}", a.status().stats.rekeys);
+    // The latest key's own PN past the threshold does.
+    b.handle_dataplane(now, DpEvent::TxNextPn { an: an1, next_pn: 0xc000_1000 });
+    run(&mut [(&mut a, &mut da), (&mut b, &mut db)], now, 10);
+    assert_eq!(a.status().stats.rekeys[3], 2, "{:?}", a.status().stats.rekeys);
+}
+
+#[test]
 fn rekey_on_interval() {
     let t0 = Instant::now();
     let suite = CipherSuite::GcmAes256;
