@@ -202,6 +202,22 @@ lab_iperf() {
     return "$rc"
 }
 
+# lab_iperf_or_why PORT SECONDS CLIENT_ARGS...: lab_iperf, but a client that fails or outlives
+# its timeout yields '{}' (so the caller's checks on the result fail and the script goes on to
+# clean up) and prints on stderr why: iperf3's exit status and error, and both sides' port drops.
+lab_iperf_or_why() {
+    local out rc=0
+    out=$(lab_iperf "$@") || rc=$?
+    if [ "$rc" = 0 ]; then echo "$out"; return; fi
+    {
+        echo "      iperf3 client exit $rc ($([ "$rc" = 124 ] && echo "timed out after $(( $2 + 20 )) s" || echo failed)): $(jq -r '.error // "no error reported"' <<<"$out" 2>/dev/null || echo "no JSON")"
+        local s; for s in A B; do
+            echo "      $s port drops: $(lab_metrics "$s" | grep -E '^macsec_port_(rx|tx)_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"
+        done
+    } >&2
+    echo '{}'
+}
+
 # The server is a daemon (a caller in a command substitution cannot add to LAB_PIDS) with a pid
 # file of its own: one shared by successive daemons was unlinked by the previous daemon's exit, so
 # the next one was never stopped and outlived the test. Its pid is read before the client runs (a

@@ -63,7 +63,7 @@ members_up() { # SIDE: every member reports Encryption Up
 wait_members_up() { local i; for i in $(seq $(( $2 * 5 ))); do members_up "$1" && return 0; sleep 0.2; done; return 1; }
 encrypted() { metric macsec_tx_sc_out_pkts_encrypted_total "$1" "member=\"$2\""; }
 # SECONDS ARGS... -> the client's JSON, whatever its exit status: the checks on it say what failed.
-iperf_flows() { lab_iperf 5202 "$@" || true; }
+iperf_flows() { lab_iperf_or_why 5202 "$@"; }
 key_in_use() { # SIDE CKN: the key carries traffic on both members
     describe "$1" | jq -e --arg c "$2" '.connections[0].macSecKeys[] | select(.ckn == $c and .inUse)' >/dev/null &&
         members_up "$1"

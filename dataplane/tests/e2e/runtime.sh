@@ -47,21 +47,8 @@ decrypt_all() { # SUITE
     [ "$(jq .macsec <<<"$out")" -gt 0 ] && [ "$(jq .invalid <<<"$out")" = 0 ]
 }
 
-# A client that fails or outlives its timeout (after lab_iperf's second run on iperf3's hang)
-# yields '{}', so the checks on its result fail and the script goes on to clean up, and prints,
-# on stderr, what it saw and both sides' port drops.
-iperf() { # SECONDS -> JSON
-    local out rc=0
-    out=$(lab_iperf 5201 "$1" -b "${IPERF_RATE:-1G}") || rc=$?
-    if [ "$rc" = 0 ]; then echo "$out"; return; fi
-    {
-        echo "      iperf3 client exit $rc ($([ "$rc" = 124 ] && echo "timed out after $(( $1 + 20 )) s" || echo failed)): $(jq -r '.error // "no error reported"' <<<"$out" 2>/dev/null || echo "no JSON")"
-        local s; for s in A B; do
-            echo "      $s port drops: $(lab_metrics "$s" | grep -E '^macsec_port_(rx|tx)_dropped_total' | grep -v ' 0$' | tr '\n' ' ')"
-        done
-    } >&2
-    echo '{}'
-}
+# A client that fails or outlives its timeout yields '{}' and says why on stderr.
+iperf() { lab_iperf_or_why 5201 "$1" -b "${IPERF_RATE:-1G}"; } # SECONDS -> JSON
 
 errors_zero() { [ "$(lab_rx_errors "$1")" -eq 0 ]; } # SIDE: none failed, was late or had no SA
 
