@@ -291,6 +291,20 @@ lab_check_udp_path() {
         eval '[[ "$lost" =~ ^[0-9]+$ ]] && [ "$lost" -le "$rcvbuf" ] && [ "$drops" = 0 ]'
 }
 
+# lab_report SIDE...: each side's SAs, PNs, and frame and drop counters that are not 0 (one line
+# per side), and the last lines its dataplane and control logged: what a failed traffic check
+# prints to show where the frames stopped.
+lab_report() {
+    local s f
+    for s in "$@"; do
+        echo "      $s: $(lab_metrics "$s" | grep -E '^macsec_(encryption_up|tx_sa_next_pn|rx_sa_(next|lowest)_pn|(tx|rx)_s[ac]_|policy_drops|port_(rx|tx)_(packets|dropped)|rekeys)' \
+            | grep -v -e ' 0$' -e '_ratio{' | sed -E 's/connection="[^"]*",?//; s/\{\}//' | tr '\n' ';')"
+        for f in "$LAB_DIR/$s.err" "$LAB_DIR/$s.ctl.err"; do
+            [ -s "$f" ] && tail -n 5 "$f" | sed "s|^|      $(basename "$f"): |"
+        done
+    done
+}
+
 # lab_rx_errors SIDE: received frames that failed validation, came late or found no SA (the
 # 802.1AE InPktsNotValid/NotUsingSA/UnusedSA/Late/Invalid of every SA and SC, all members).
 lab_rx_errors() {

@@ -33,6 +33,13 @@ pub struct KeyEntry {
     pub worked: bool,
 }
 
+impl KeyEntry {
+    /// The AN of its enabled Tx SA (the one the dataplane sends on while this key is principal).
+    pub fn encoding_an(&self) -> Option<An> {
+        self.tx_enabled
+    }
+}
+
 pub struct Conn {
     pub cfg: Connection,
     pub secy: SecyRef,

@@ -364,13 +364,16 @@ impl Daemon {
             let line = match c.keys.iter().find(|k| Some(&k.ckn) == c.principal.as_ref()) {
                 Some(k) => {
                     let s = k.participant.status();
+                    // The latest SAK, and the AN we send on: they differ while a new SAK is
+                    // being taken into use (802.1X-2020 9.8).
                     format!(
-                        "encryption up with CKN {}, key server {}{}, AN {}, KN {}",
+                        "encryption up with CKN {}, key server {}{}, AN {}, KN {}, transmitting on AN {}",
                         s.ckn,
                         s.key_server_sci.unwrap_or_default(),
                         if s.key_server { " (us)" } else { "" },
                         s.latest_an.unwrap_or(0),
-                        s.latest_kn.unwrap_or(0)
+                        s.latest_kn.unwrap_or(0),
+                        k.encoding_an().map_or(0, |an| an.get())
                     )
                 }
                 None => format!("encryption down ({} key(s), mode {})", c.keys.len(), c.mode.name()),

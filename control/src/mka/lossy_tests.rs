@@ -144,7 +144,11 @@ impl Sim {
     }
 
     fn run(&mut self, secs: u64) {
-        for _ in 0..secs * 10 {
+        self.run_ticks(secs * 10);
+    }
+
+    fn run_ticks(&mut self, ticks: u64) {
+        for _ in 0..ticks {
             self.now += Duration::from_millis(100);
             for i in 0..2 {
                 if self.p[i].poll_timeout() <= self.now {
@@ -232,4 +236,23 @@ fn a_rekey_requested_while_mkpdus_are_cut_completes_when_they_flow_again() {
     s.run(10);
     s.assert_secured("after the cut");
     assert_ne!(s.dp[0].tx_key().map(|(an, k)| (an, k.to_vec())), key);
+}
+
+#[test]
+fn a_two_second_cut_at_any_point_of_a_rekey_leaves_both_sides_on_one_key() {
+    for offset in 0..60u64 {
+        let mut s = Sim::new(CipherSuite::GcmAes256);
+        s.wire.clean = true;
+        s.run(15);
+        s.assert_secured("established");
+        s.p[0].request_rekey(RekeyReason::PnThreshold);
+        for _ in 0..offset {
+            s.run_ticks(1);
+        }
+        s.wire.cut = true;
+        s.run(2);
+        s.wire.cut = false;
+        s.run(12);
+        s.assert_secured(&format!("cut {} ms after the rekey request", offset * 100));
+    }
 }

@@ -22,6 +22,8 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 ping_ok() { ip netns exec "$(lab_ns hA)" ping -c "${1:-3}" -i "${2:-0.2}" -W 2 -q 10.77.0.2 >/dev/null; }
+# traffic_ok COUNT: ping_ok, and on failure both sides' SAs and counters.
+traffic_ok() { ping_ok "$1" || { lab_report A B; return 1; }; }
 
 # GCM-AES-256 (32-bit PNs) with a PN threshold low enough to cross many times in a test.
 lab_up
@@ -63,9 +65,9 @@ echo "faults-e2e: --- wire link flap (2 s, less than the MKA life time)"
 an_before=$(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}')
 ip -n "$(lab_ns dA)" link set a_wire down; sleep 2; ip -n "$(lab_ns dA)" link set a_wire up
 for _ in $(seq 20); do ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
-check "MKA stayed secured across the flap" eval 'lab_ctl A describe-connections | grep -q "Encryption Up"'
-check "traffic resumes after the flap" ping_ok 5
-echo "      AN/KN before $an_before, after $(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}')"
+check "MKA stayed secured across the flap (both ends)" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && lab_ctl B describe-connections | grep -q "Encryption Up"'
+check "traffic resumes after the flap" traffic_ok 5
+echo "      A's AN/KN before $an_before, after $(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}'); B's now $(lab_ctl B describe-connections | jq -c '.connections[0] | {an, kn}')"
 
 echo "faults-e2e: --- full disk under the key store: clear error, running keys kept"
 dd if=/dev/zero of="$STORE_MNT/filler" bs=4k count=1000 2>/dev/null || true
@@ -73,7 +75,7 @@ out=$(lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN2" -
 echo "      $out"
 check "the error says the store could not be written and nothing changed" eval 'grep -qi "no space" <<<"$out" && grep -q "keychain is unchanged" <<<"$out"'
 check "the keychain still holds only the running key" test "$(lab_ctl A describe-connections | jq -r '[.connections[0].macSecKeys[].ckn] | join(",")')" = "$CKN"
-check "traffic still encrypted and passing" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && ping_ok 3'
+check "traffic still encrypted and passing" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && traffic_ok 3'
 rm -f "$STORE_MNT/filler"
 
 echo "faults-e2e: --- unreadable key store at control restart: clear error, the dataplane keeps its SAs"
