@@ -108,6 +108,15 @@ fn run(nodes: &mut [(&mut Participant<StdRng>, &mut Dp)], start: Instant, secs: 
     now
 }
 
+/// A (key server: the lower SCI at equal priority) and B after 5 s: secured.
+fn secured_pair(suite: CipherSuite) -> (Participant<StdRng>, Participant<StdRng>, Dp, Dp, Instant) {
+    let t0 = Instant::now();
+    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
+    let (mut da, mut db) = (Dp::default(), Dp::default());
+    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    (a, b, da, db, now)
+}
+
 #[test]
 fn two_participants_elect_distribute_and_secure() {
     for suite in CipherSuite::ALL {
@@ -146,11 +155,7 @@ fn priority_decides_before_sci() {
 
 #[test]
 fn rekey_on_request_keeps_old_rx_until_retire() {
-    let t0 = Instant::now();
-    let suite = CipherSuite::GcmAesXpn256;
-    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
-    let (mut da, mut db) = (Dp::default(), Dp::default());
-    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    let (mut a, mut b, mut da, mut db, now) = secured_pair(CipherSuite::GcmAesXpn256);
     let first = da.tx_key().cloned().unwrap();
     a.handle_dataplane(now, DpEvent::PnThreshold { an: An::new(0).unwrap(), next_pn: 1 << 62 });
     exchange(&mut [(&mut a, &mut da), (&mut b, &mut db)], now);
@@ -167,11 +172,7 @@ fn rekey_on_request_keeps_old_rx_until_retire() {
 
 #[test]
 fn only_the_latest_keys_tx_pn_counts_toward_the_threshold() {
-    let t0 = Instant::now();
-    let suite = CipherSuite::GcmAes256;
-    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
-    let (mut da, mut db) = (Dp::default(), Dp::default());
-    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    let (mut a, mut b, mut da, mut db, now) = secured_pair(CipherSuite::GcmAes256);
     let an0 = An::new(da.enabled.unwrap()).unwrap();
     a.handle_dataplane(now, DpEvent::PnThreshold { an: an0, next_pn: 0xc000_0001 });
     exchange(&mut [(&mut a, &mut da), (&mut b, &mut db)], now);
@@ -203,17 +204,13 @@ fn rekey_on_interval() {
 
 #[test]
 fn peer_loss_clears_sas_and_restart_resecures() {
-    let t0 = Instant::now();
-    let suite = CipherSuite::GcmAesXpn256;
-    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
-    let (mut da, mut db) = (Dp::default(), Dp::default());
-    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    let (mut a, _, mut da, _, now) = secured_pair(CipherSuite::GcmAesXpn256);
     // B goes silent: after the life time A has no peer and no SA.
     let now = run(&mut [(&mut a, &mut da)], now, 8);
     assert!(!a.is_secured());
     assert!(da.tx.is_empty() && da.rx.is_empty());
     // B restarts (new MI): secured again with a new key.
-    let mut b2 = node(SCI_B, 16, suite, 3, now);
+    let mut b2 = node(SCI_B, 16, CipherSuite::GcmAesXpn256, 3, now);
     let mut db2 = Dp::default();
     run(&mut [(&mut a, &mut da), (&mut b2, &mut db2)], now, 5);
     assert!(a.is_secured() && b2.is_secured());
@@ -236,11 +233,7 @@ fn third_participant_joins_and_gets_a_new_key() {
 
 #[test]
 fn hostile_mkpdus_are_counted_and_change_nothing() {
-    let t0 = Instant::now();
-    let suite = CipherSuite::GcmAesXpn256;
-    let (mut a, mut b) = (node(SCI_A, 16, suite, 1, t0), node(SCI_B, 16, suite, 2, t0));
-    let (mut da, mut db) = (Dp::default(), Dp::default());
-    let now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+    let (mut a, mut b, mut da, _, now) = secured_pair(CipherSuite::GcmAesXpn256);
     b.handle_timeout(now + Duration::from_secs(2));
     let f = b.poll_transmit().unwrap();
     // Bad ICV.
