@@ -44,6 +44,7 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
         ("macsec_mka_sak_unwrap_errors_total", "Distributed SAKs that did not unwrap"),
         ("macsec_mka_rate_limited_total", "Authentic MKPDUs dropped by the per-peer or new-peer rate limit"),
         ("macsec_mka_peer_table_full_total", "MKPDUs from a new MI dropped because the peer table was full"),
+        ("macsec_mka_peer_lost_keys_total", "Live peers that stopped sending SAK Use after using the latest SAK"),
     ];
     let counters: Vec<_> = names.iter().map(|(n, h)| c(n, h, &["connection", "member", "key_slot"])).collect();
     let rekeys =
@@ -78,6 +79,7 @@ pub fn render(conns: &[Conn], dataplane_up: bool) -> String {
                 s.sak_unwrap_errors,
                 s.rate_limited,
                 s.peer_table_full,
+                s.peer_lost_keys,
             ];
             for (ctr, v) in counters.iter().zip(vals) {
                 ctr.with_label_values(&l).inc_by(v);

@@ -142,6 +142,8 @@ pub struct MkaStats {
     pub rate_limited: u64,
     /// MKPDUs from a new MI dropped because the peer table is full ([`MAX_PEERS`]).
     pub peer_table_full: u64,
+    /// Live peers that stopped sending SAK Use after using our latest key (they lost their SAs).
+    pub peer_lost_keys: u64,
     pub rekeys: [u64; 5],
 }
 
@@ -452,8 +454,9 @@ impl<R: RngCore + CryptoRng> Participant<R> {
         }
         let idx = self.update_peer(now, &m.basic)?;
         let (idx, became_live) = self.check_liveness(now, idx, &m);
-        if let Some(u) = &m.sak_use {
-            self.peer_sak_use(idx, u, m.xpn.as_ref());
+        match &m.sak_use {
+            Some(u) => self.peer_sak_use(idx, u, m.xpn.as_ref()),
+            None => self.peer_without_sak_use(idx),
         }
         if let Some(d) = &m.distributed_sak {
             self.receive_sak(now, idx, m.basic.key_server, d);
@@ -597,6 +600,26 @@ impl<R: RngCore + CryptoRng> Participant<R> {
         // IEEE 802.1X-2020 9.8: a new SAK before any participant's PN space runs out.
         if we_serve && lpn > threshold {
             self.pending_rekey.get_or_insert(RekeyReason::PnThreshold);
+        }
+    }
+
+    /// A live peer that used our latest key and now sends no SAK Use has lost its SAs: its MKA
+    /// let us expire (it stopped hearing us while we still heard it) and kept its MI, so it is
+    /// still live to us. It now waits for a SAK, and the key server distributes a new one (9.8),
+    /// never the same again: the peer would start its Tx SA over at PN 1 with it. Without this
+    /// we stayed secured on a key the peer no longer had, and traffic stopped both ways.
+    /// (wpa_supplicant, for the same reason, stops taking such a peer's MKPDUs as alive.)
+    fn peer_without_sak_use(&mut self, idx: usize) {
+        let we_serve = self.key_server() == Some(self.cfg.sci);
+        let Some(p) = self.peers.get_mut(idx).filter(|p| p.live) else { return };
+        if !(p.receiving_latest || p.transmitting_latest) {
+            return;
+        }
+        p.receiving_latest = false;
+        p.transmitting_latest = false;
+        self.stats.peer_lost_keys += 1;
+        if we_serve {
+            self.pending_rekey = Some(RekeyReason::PeerChange);
         }
     }
 

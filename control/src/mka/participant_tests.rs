@@ -217,6 +217,44 @@ fn peer_loss_clears_sas_and_restart_resecures() {
 }
 
 #[test]
+fn a_peer_that_let_us_expire_gets_a_new_sak() {
+    for (a_serves, what) in [(true, "A key server"), (false, "B key server")] {
+        let t0 = Instant::now();
+        let suite = CipherSuite::GcmAes256;
+        let (pa, pb) = if a_serves { (16, 32) } else { (32, 16) };
+        let (mut a, mut b) = (node(SCI_A, pa, suite, 1, t0), node(SCI_B, pb, suite, 2, t0));
+        let (mut da, mut db) = (Dp::default(), Dp::default());
+        let mut now = run(&mut [(&mut a, &mut da), (&mut b, &mut db)], t0, 5);
+        let first = da.tx_key().cloned().unwrap();
+        // 8 s in which A's MKPDUs do not reach B, but B's reach A: B lets A expire and clears its
+        // SAs; A still hears B, so B stays live to A.
+        for _ in 0..80 {
+            now += Duration::from_millis(100);
+            for p in [&mut a, &mut b] {
+                if p.poll_timeout() <= now {
+                    p.handle_timeout(now);
+                }
+            }
+            while a.poll_transmit().is_some() {}
+            while let Some(f) = b.poll_transmit() {
+                let _ = a.handle_mkpdu(now, &f);
+            }
+            da.apply(&mut a);
+            db.apply(&mut b);
+        }
+        assert!(db.tx_key().is_none() && db.rx.is_empty(), "{what}: B cleared its SAs");
+        // Both ways again: one new SAK on both sides, not A's old one.
+        run(&mut [(&mut a, &mut da), (&mut b, &mut db)], now, 6);
+        assert!(a.is_secured() && b.is_secured(), "{what}: {:?} {:?}", a.status(), b.status());
+        let key = da.tx_key().cloned().unwrap();
+        assert_ne!(key, first, "{what}: a new SAK");
+        assert_eq!(db.tx_key(), Some(&key), "{what}");
+        assert_eq!(db.rx.iter().find(|r| r.0 == SCI_A).map(|r| &r.2), Some(&key), "{what}");
+        assert_eq!(da.rx.iter().find(|r| r.0 == SCI_B).map(|r| &r.2), Some(&key), "{what}");
+    }
+}
+
+#[test]
 fn third_participant_joins_and_gets_a_new_key() {
     let t0 = Instant::now();
     let suite = CipherSuite::GcmAesXpn128;
