@@ -96,7 +96,8 @@ CONF
 }
 
 # lab_config SIDE SUITE MODE WORKERS LCORES KEYSOURCE: writes SIDE's config, prints its path
-# (LAB_QUEUES=N: N queue pairs per port).
+# (LAB_QUEUES=N: N queue pairs per port; LAB_WIRE_ARGS=",k=v": more net_af_packet arguments for
+# the wire port).
 lab_config() {
     local side=$1 suite=$2 mode=$3 workers=$4 lcores=$5 keys=$6 l=${1,,}
     local f="$LAB_DIR/$side.toml"
@@ -104,7 +105,7 @@ lab_config() {
 [[connections]]
 id = "dxcon-lab$l"
 host_port = "net_af_packet0,iface=${l}_host,framecnt=8192,qpairs=${LAB_QUEUES:-1}"
-wire_port = "net_af_packet1,iface=${WIRE_IFACE:-${l}_wire},framecnt=8192,qpairs=${LAB_QUEUES:-1}"
+wire_port = "net_af_packet1,iface=${WIRE_IFACE:-${l}_wire},framecnt=8192,qpairs=${LAB_QUEUES:-1}${LAB_WIRE_ARGS:-}"
 queues = ${LAB_QUEUES:-1}
 workers = $workers
 cipher_suite = "$suite"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # Faults with traffic and counters as evidence (two appliances, deploy/lib/lab.sh): a SA that
 # reaches its PN threshold is replaced before it wraps with zero loss; a wire link flap shorter
-# than the MKA life time keeps the session; a silent peer under should_encrypt falls back to
+# than the MKA life time keeps the session; after one-way MKPDU loss that made the peer drop the
+# session, a new SAK secures both again; a silent peer under should_encrypt falls back to
 # clear; a full disk and an unreadable key store give clear errors and keep the running keys;
 # both daemons run non-dumpable with their memory locked. Bounded; cleans up by pid and netns.
 set -euo pipefail
@@ -29,7 +30,9 @@ traffic_ok() { ping_ok "$1" || { lab_report A B; return 1; }; }
 lab_up
 # The key store of A lives on a 256 KiB tmpfs so that the test can fill it.
 STORE_MNT="$LAB_DIR/A.store"; mkdir -p "$STORE_MNT"; mount -t tmpfs -o size=256k,mode=0700 tmpfs "$STORE_MNT"
-CFG_A=$(lab_config A gcm-aes-256 must_encrypt 1 "0@0,1@1" control)
+# A's wire port sends through the kernel's qdisc (not bypassing it), so that tc can drop A's
+# MKPDUs one way.
+CFG_A=$(LAB_WIRE_ARGS=",qdisc_bypass=0" lab_config A gcm-aes-256 must_encrypt 1 "0@0,1@1" control)
 CFG_B=$(LAB_PRIO=32 lab_config B gcm-aes-256 must_encrypt 1 "0@1,1@0" control)
 for f in "$CFG_A" "$CFG_B"; do echo "pn_threshold = $PN_THRESHOLD" >> "$f"; done
 lab_start A "$BIN" "$CFG_A"; lab_start B "$BIN" "$CFG_B"
@@ -68,6 +71,27 @@ for _ in $(seq 20); do ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
 check "MKA stayed secured across the flap (both ends)" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && lab_ctl B describe-connections | grep -q "Encryption Up"'
 check "traffic resumes after the flap" traffic_ok 5
 echo "      A's AN/KN before $an_before, after $(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}'); B's now $(lab_ctl B describe-connections | jq -c '.connections[0] | {an, kn}')"
+
+echo "faults-e2e: --- one-way loss: A's MKPDUs do not reach B for 8 s, B's reach A"
+# tc on A's wire: EAPOL (0x888e) into an HTB class whose TBF leaf passes 8 bit/s with room for one
+# frame, everything else at 10 Gbit/s. B lets A expire after the MKA life time and clears its
+# SAs; A still hears B, so B stays live to A, which must notice that B lost its keys.
+kn_before=$(lab_ctl A describe-connections | jq '.connections[0].kn')
+tcA() { ip netns exec "$(lab_ns dA)" tc "$@"; }
+tcA qdisc add dev a_wire root handle 1: htb default 1
+tcA class add dev a_wire parent 1: classid 1:1 htb rate 10gbit
+tcA class add dev a_wire parent 1: classid 1:2 htb rate 8bit ceil 8bit
+tcA qdisc add dev a_wire parent 1:2 handle 20: tbf rate 8bit burst 1600 limit 1
+tcA filter add dev a_wire parent 1: protocol 0x888e u32 match u32 0 0 classid 1:2
+sleep 8
+check "B let A expire (Encryption Down) while A's MKPDUs were cut" eval '! lab_ctl B describe-connections | grep -q "Encryption Up"'
+tcA qdisc del dev a_wire root
+up_both() { lab_ctl A describe-connections | grep -q "Encryption Up" && lab_ctl B describe-connections | grep -q "Encryption Up"; }
+for _ in $(seq 40); do up_both && ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
+kn_after=$(lab_ctl A describe-connections | jq '.connections[0].kn')
+echo "      KN before $kn_before, after $kn_after; A counted $(lab_mka_metrics A | awk '$1 ~ /^macsec_mka_peer_lost_keys_total/ {s += $2} END {print s + 0}') peer(s) that lost their keys"
+check "both secured again, on a new SAK" eval 'up_both && [ "$kn_after" -gt "$kn_before" ]'
+check "traffic passes again" traffic_ok 3
 
 echo "faults-e2e: --- full disk under the key store: clear error, running keys kept"
 dd if=/dev/zero of="$STORE_MNT/filler" bs=4k count=1000 2>/dev/null || true
