@@ -169,11 +169,14 @@ lab_stop() {
 # lab_ctl SIDE VERB ARGS...: macsecctl against that side's control daemon.
 lab_ctl() { local side=$1; shift; MACSEC_CONTROL_SOCKET="$LAB_DIR/$side.op.sock" "$LAB_CTL" "$@"; }
 
-# lab_wait_up SIDE SECONDS: until describe-connections says Encryption Up.
+# lab_secured SIDE: describe-connections says Encryption Up.
+lab_secured() { lab_ctl "$1" describe-connections 2>/dev/null | grep -q '"Encryption Up"'; }
+
+# lab_wait_up SIDE SECONDS: until lab_secured.
 lab_wait_up() {
     local i
     for i in $(seq $(( $2 * 5 ))); do
-        lab_ctl "$1" describe-connections 2>/dev/null | grep -q '"Encryption Up"' && return 0
+        lab_secured "$1" && return 0
         sleep 0.2
     done
     return 1

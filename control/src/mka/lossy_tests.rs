@@ -246,9 +246,7 @@ fn a_two_second_cut_at_any_point_of_a_rekey_leaves_both_sides_on_one_key() {
         s.run(15);
         s.assert_secured("established");
         s.p[0].request_rekey(RekeyReason::PnThreshold);
-        for _ in 0..offset {
-            s.run_ticks(1);
-        }
+        s.run_ticks(offset);
         s.wire.cut = true;
         s.run(2);
         s.wire.cut = false;

@@ -610,7 +610,6 @@ impl<R: RngCore + CryptoRng> Participant<R> {
     /// we stayed secured on a key the peer no longer had, and traffic stopped both ways.
     /// (wpa_supplicant, for the same reason, stops taking such a peer's MKPDUs as alive.)
     fn peer_without_sak_use(&mut self, idx: usize) {
-        let we_serve = self.key_server() == Some(self.cfg.sci);
         let Some(p) = self.peers.get_mut(idx).filter(|p| p.live) else { return };
         if !(p.receiving_latest || p.transmitting_latest) {
             return;
@@ -618,7 +617,7 @@ impl<R: RngCore + CryptoRng> Participant<R> {
         p.receiving_latest = false;
         p.transmitting_latest = false;
         self.stats.peer_lost_keys += 1;
-        if we_serve {
+        if self.key_server() == Some(self.cfg.sci) {
             self.pending_rekey = Some(RekeyReason::PeerChange);
         }
     }

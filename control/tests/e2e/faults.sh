@@ -68,7 +68,7 @@ echo "faults-e2e: --- wire link flap (2 s, less than the MKA life time)"
 an_before=$(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}')
 ip -n "$(lab_ns dA)" link set a_wire down; sleep 2; ip -n "$(lab_ns dA)" link set a_wire up
 for _ in $(seq 20); do ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
-check "MKA stayed secured across the flap (both ends)" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && lab_ctl B describe-connections | grep -q "Encryption Up"'
+check "MKA stayed secured across the flap (both ends)" eval 'lab_secured A && lab_secured B'
 check "traffic resumes after the flap" traffic_ok 5
 echo "      A's AN/KN before $an_before, after $(lab_ctl A describe-connections | jq -c '.connections[0] | {an, kn}'); B's now $(lab_ctl B describe-connections | jq -c '.connections[0] | {an, kn}')"
 
@@ -84,13 +84,12 @@ tcA class add dev a_wire parent 1: classid 1:2 htb rate 8bit ceil 8bit
 tcA qdisc add dev a_wire parent 1:2 handle 20: tbf rate 8bit burst 1600 limit 1
 tcA filter add dev a_wire parent 1: protocol 0x888e u32 match u32 0 0 classid 1:2
 sleep 8
-check "B let A expire (Encryption Down) while A's MKPDUs were cut" eval '! lab_ctl B describe-connections | grep -q "Encryption Up"'
+check "B let A expire (Encryption Down) while A's MKPDUs were cut" eval '! lab_secured B'
 tcA qdisc del dev a_wire root
-up_both() { lab_ctl A describe-connections | grep -q "Encryption Up" && lab_ctl B describe-connections | grep -q "Encryption Up"; }
-for _ in $(seq 40); do up_both && ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
+for _ in $(seq 40); do lab_secured A && lab_secured B && ping_ok 1 0.2 2>/dev/null && break; sleep 0.25; done
 kn_after=$(lab_ctl A describe-connections | jq '.connections[0].kn')
 echo "      KN before $kn_before, after $kn_after; A counted $(lab_mka_metrics A | awk '$1 ~ /^macsec_mka_peer_lost_keys_total/ {s += $2} END {print s + 0}') peer(s) that lost their keys"
-check "both secured again, on a new SAK" eval 'up_both && [ "$kn_after" -gt "$kn_before" ]'
+check "both secured again, on a new SAK" eval 'lab_secured A && lab_secured B && [ "$kn_after" -gt "$kn_before" ]'
 check "traffic passes again" traffic_ok 3
 
 echo "faults-e2e: --- full disk under the key store: clear error, running keys kept"
@@ -99,7 +98,7 @@ out=$(lab_ctl A associate-mac-sec-key --connection-id dxcon-laba --ckn "$CKN2" -
 echo "      $out"
 check "the error says the store could not be written and nothing changed" eval 'grep -qi "no space" <<<"$out" && grep -q "keychain is unchanged" <<<"$out"'
 check "the keychain still holds only the running key" test "$(lab_ctl A describe-connections | jq -r '[.connections[0].macSecKeys[].ckn] | join(",")')" = "$CKN"
-check "traffic still encrypted and passing" eval 'lab_ctl A describe-connections | grep -q "Encryption Up" && traffic_ok 3'
+check "traffic still encrypted and passing" eval 'lab_secured A && traffic_ok 3'
 rm -f "$STORE_MNT/filler"
 
 echo "faults-e2e: --- unreadable key store at control restart: clear error, the dataplane keeps its SAs"
@@ -124,7 +123,7 @@ echo "faults-e2e: --- the peer goes silent under should_encrypt: SAs removed, cl
 for s in A B; do lab_ctl $s update-connection --connection-id "dxcon-lab${s,,}" --encryption-mode should_encrypt >/dev/null; done
 kill -STOP "$LAB_CPID_B"
 sleep 9
-check "A reports Encryption Down after the MKA life time" eval '! lab_ctl A describe-connections | grep -q "Encryption Up"'
+check "A reports Encryption Down after the MKA life time" eval '! lab_secured A'
 # SIGKILL while stopped: B's control must not wake up and re-secure with A on its way out.
 kill -KILL "$LAB_CPID_B"; wait "$LAB_CPID_B" 2>/dev/null || true
 # B's dataplane still has its SAs (its control is gone); clear them the way a restarted control
