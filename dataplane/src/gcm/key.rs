@@ -1,5 +1,5 @@
 //! The per-key precomputation: AES round keys (plain for AES-NI/VAES, bitsliced for the portable
-//! path) and the GHASH key powers `H^1..H^32` for aggregated reduction. Built once per SA at
+//! path) and the GHASH key powers `H^1..H^52` for aggregated reduction. Built once per SA at
 //! install time; as secret as the key itself, so it zeroizes on drop and never prints.
 #![forbid(unsafe_code)]
 
@@ -10,10 +10,14 @@ use zeroize::Zeroize;
 use super::ghash;
 use super::portable::{self, Planes};
 
-/// How many powers of H the key keeps: GHASH reduces once per this many blocks.
+/// GHASH reduces once per this many blocks (a chunk), with the powers `H^32..H^1`.
 pub(super) const MAX_POWERS: usize = 32;
-/// Rows of the power tables: `H^32..H^1` then zero rows, so a 4-block load at any power is in bounds.
-pub(super) const TABLE_ROWS: usize = MAX_POWERS + 3;
+/// How many powers of H the key keeps: more than a chunk, so that the VAES-512 path can hash a
+/// frame's last whole batch, a tail of up to 16 blocks and the lengths block with one reduction
+/// (`H^49..H^1`).
+pub(super) const POWERS: usize = 52;
+/// Rows of the power tables: `H^52..H^1` then zero rows, so a 4-block load at any power is in bounds.
+pub(super) const TABLE_ROWS: usize = POWERS + 3;
 
 /// The key was neither 16 nor 32 octets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +38,7 @@ impl std::error::Error for KeyLengthError {}
 pub struct GcmKeySchedule {
     /// FIPS-197 round keys in byte order (`rounds + 1` used).
     rk: [[u8; 16]; 15],
-    /// Row `j` is `H^(32-j)` as a POLYVAL element, little-endian; rows 32.. are zero.
+    /// Row `j` is `H^(52-j)` as a POLYVAL element, little-endian; rows 52.. are zero.
     htab: [[u8; 16]; TABLE_ROWS],
     /// Row `j`: both 64-bit halves hold `lo ^ hi` of `htab[j]` (Karatsuba middle operand).
     hkar: [[u8; 16]; TABLE_ROWS],
@@ -132,11 +136,23 @@ impl GcmKeySchedule {
         &self.rk
     }
 
-    pub(super) fn htab(&self) -> &[[u8; 16]; TABLE_ROWS] {
+    /// The powers of one chunk: row `j` is `H^(32-j)`, then zero rows.
+    pub(super) fn htab(&self) -> &[[u8; 16]] {
+        &self.htab[POWERS - MAX_POWERS..]
+    }
+
+    /// Row `j`: both 64-bit halves hold `lo ^ hi` of `htab()[j]` (Karatsuba middle operand).
+    pub(super) fn hkar(&self) -> &[[u8; 16]] {
+        &self.hkar[POWERS - MAX_POWERS..]
+    }
+
+    /// All the powers: row `j` is `H^(52-j)`, then zero rows.
+    pub(super) fn htab_all(&self) -> &[[u8; 16]; TABLE_ROWS] {
         &self.htab
     }
 
-    pub(super) fn hkar(&self) -> &[[u8; 16]; TABLE_ROWS] {
+    /// [`Self::hkar`] for [`Self::htab_all`].
+    pub(super) fn hkar_all(&self) -> &[[u8; 16]; TABLE_ROWS] {
         &self.hkar
     }
 
@@ -152,7 +168,7 @@ impl GcmKeySchedule {
 /// The power tables in software (`ghash::dot`), the fallback and the reference of the tests.
 fn soft_powers(h1: u128, htab: &mut [[u8; 16]; TABLE_ROWS], hkar: &mut [[u8; 16]; TABLE_ROWS]) {
     let mut p = h1;
-    for j in (0..MAX_POWERS).rev() {
+    for j in (0..POWERS).rev() {
         htab[j] = p.to_le_bytes();
         let mid = (p as u64) ^ ((p >> 64) as u64);
         hkar[j] = ((u128::from(mid) << 64) | u128::from(mid)).to_le_bytes();

@@ -11,7 +11,7 @@
 
 use core::arch::x86_64::*;
 
-use super::key::{GcmKeySchedule, MAX_POWERS, TABLE_ROWS};
+use super::key::{GcmKeySchedule, MAX_POWERS, POWERS, TABLE_ROWS};
 use super::{ghash, OpenJob, SealJob};
 
 /// Proof that this CPU has AES-NI, PCLMULQDQ, SSSE3 and SSE4.1.
@@ -151,26 +151,26 @@ fn expand_key256(key: &[u8], rk: &mut [[u8; 16]; 15]) {
 }
 
 /// Fills the GHASH key tables of [`GcmKeySchedule`] from `h1 = H^1`: row `j` of `htab` gets
-/// `H^(32-j)`, row `j` of `hkar` the XOR of its halves in both halves. The powers stay in
+/// `H^(52-j)`, row `j` of `hkar` the XOR of its halves in both halves. The powers stay in
 /// registers; only the tables, which the key zeroizes on drop, are written.
 pub(super) fn key_powers(_cpu: Cpu, h1: u128, htab: &mut [[u8; 16]; TABLE_ROWS], hkar: &mut [[u8; 16]; TABLE_ROWS]) {
     // SAFETY: a `Cpu` exists only if `Cpu::detect` saw every feature `key_powers_clmul` enables.
     unsafe { key_powers_clmul(h1, htab, hkar) }
 }
 
-const _: () = assert!(MAX_POWERS % 4 == 0, "four chains of powers");
+const _: () = assert!(POWERS % 4 == 0, "four chains of powers");
 
 #[target_feature(enable = "pclmulqdq,ssse3,sse4.1")]
 fn key_powers_clmul(h1: u128, htab: &mut [[u8; 16]; TABLE_ROWS], hkar: &mut [[u8; 16]; TABLE_ROWS]) {
-    // Four independent chains `H^(i+4) = H^i • H^4` instead of one chain of 31 products.
+    // Four independent chains `H^(i+4) = H^i • H^4` instead of one chain of 51 products.
     let h = _mm_set_epi64x((h1 >> 64) as i64, h1 as i64);
     let h2 = dot(h, h);
     let h4 = dot(h2, h2);
     let mut p = [h, h2, dot(h2, h), h4];
-    for i in (0..MAX_POWERS).step_by(4) {
+    for i in (0..POWERS).step_by(4) {
         for (l, v) in p.iter_mut().enumerate() {
-            // Row `j` holds `H^(32-j)`; `v` is `H^(i+l+1)`.
-            let j = MAX_POWERS - 1 - (i + l);
+            // Row `j` holds `H^(52-j)`; `v` is `H^(i+l+1)`.
+            let j = POWERS - 1 - (i + l);
             let vm = _mm_xor_si128(*v, _mm_shuffle_epi32(*v, 0x4e));
             // SAFETY: rows are 16 writable octets; `storeu` has no alignment requirement.
             unsafe {

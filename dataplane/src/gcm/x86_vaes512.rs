@@ -9,9 +9,12 @@
 //! the blocks of the batch before, and in a frame's first batch those of the frame before, for
 //! open those of the same batch, read before they are decrypted), the AAD first in chunks of its
 //! own so the data's chunks line up with the batches (the stitched design of Intel ipsec-mb, see
-//! `bench/RESULTS.md`). Then CTR over the frames' tails (and whole small frames) in batches of
-//! eight registers across frame boundaries, and GHASH over the tails, four blocks per carry-less
-//! multiply, one reduction per 32 blocks; open hashes the tails before decrypting them. Partial
+//! `bench/RESULTS.md`). Open takes a tail shorter than 256 octets after whole batches (and the
+//! lengths block) into the last batch's step: one to four more registers of AES, their blocks
+//! hashed with the batch's, one reduction (the key keeps the powers up to `H^52` for it). Then
+//! CTR over the other frames' tails (and whole small frames) in batches of eight registers across
+//! frame boundaries, and GHASH over the tails, four blocks per carry-less multiply, one reduction
+//! per 32 blocks; open hashes the tails before decrypting them. Partial
 //! blocks and frame tails use AVX-512BW byte-masked loads and stores, which never touch the
 //! octets outside the mask.
 //!
@@ -25,7 +28,7 @@
 
 use core::arch::x86_64::*;
 
-use super::key::{GcmKeySchedule, MAX_POWERS};
+use super::key::{GcmKeySchedule, MAX_POWERS, POWERS};
 use super::{ghash, Group, OpenJob, SealJob};
 
 /// Proof that this CPU has AVX-512 F/BW/VL, VAES, VPCLMULQDQ, AES-NI and PCLMULQDQ.
@@ -237,6 +240,9 @@ fn bulk_start(key: &GcmKeySchedule, aad: &[u8], len: usize) -> Option<(__m128i, 
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Option<Bulk> {
+    if data.len() >= BULK && data.len() % BULK < TAIL_MIN {
+        return Some(open_merged(key, iv, aad, data));
+    }
     let (acc, full, fin) = bulk_start(key, aad, data.len())?;
     let data = if fin.is_some() { data } else { &mut data[..full] };
     let acc = match key.rounds() {
@@ -244,6 +250,99 @@ fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -
         _ => open_stitched::<10>(&round_keys::<10>(key), key, iv, data, fin, acc),
     };
     Some(Bulk { acc, len: data.len(), done: fin.is_some() })
+}
+
+/// XORs the first `$regs` keystream registers of `$ks` into the octets of `$data`, which ends in
+/// the last of them (a partial last register with byte-masked accesses), for open: unlike
+/// [`xor_tail`], it returns nothing, since nothing is hashed after it. A macro, not a function:
+/// out of line, the keystream goes through memory, and LLVM put it out of line as the functions
+/// around it changed (300 B +3%). Where `$regs` is a constant, LLVM unrolls the loop (with the
+/// run-time bound, 594 B took 13% longer).
+macro_rules! xor_keystream {
+    ($data:expr, $ks:expr, $regs:expr) => {{
+        let data: &mut [u8] = $data;
+        for (r, k) in $ks.iter().enumerate().take($regs) {
+            let n = (data.len() - 64 * r).min(64);
+            if n == 64 {
+                let v = _mm512_xor_si512(*k, load512(&data[64 * r..]));
+                store512(&mut data[64 * r..], v);
+            } else {
+                let v = _mm512_xor_si512(*k, load_partial(data, 64 * r, n));
+                store_partial(data, 64 * r, n, v);
+            }
+        }
+    }};
+}
+
+/// [`bulk_open`] of a frame of whole batches and a tail shorter than [`TAIL_MIN`] (maybe none):
+/// its last batch's step takes the tail too (one to four more registers of AES) and hashes the
+/// tail's blocks and the lengths block with the batch's, one reduction, with the powers up to
+/// `H^49`. Out of line, so that the paths of the other frames are compiled as they were: with
+/// this step inlined next to them, LLVM stopped inlining and unrolling theirs (scratch A/B on
+/// Zen 4: 1518 B +11%).
+#[inline(never)]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_merged(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Bulk {
+    let a = aad.len().div_ceil(16);
+    let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
+    g.segment(aad);
+    let lengths = lengths_block(aad.len(), data.len());
+    let acc = match key.rounds() {
+        14 => open_merged_r::<14>(&round_keys::<14>(key), key, iv, data, lengths, g.acc),
+        _ => open_merged_r::<10>(&round_keys::<10>(key), key, iv, data, lengths, g.acc),
+    };
+    Bulk { acc, len: data.len(), done: true }
+}
+
+/// GHASH multiplies a last step with a tail can need: a batch's eight registers, up to four of
+/// the tail and the lengths block, one per inner round of AES-256 (AES-128 takes two in a round).
+const END_ITEMS: usize = WAYS + TAIL_MIN / 64 + 1;
+// The widest last step: 48 blocks and the lengths block, `H^49..H^1`.
+const _: () = assert!(POWERS > (BULK + TAIL_MIN - 1).div_ceil(16), "the widest last step's powers");
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_merged_r<const R: usize>(
+    rk: &[__m512i; 15],
+    key: &GcmKeySchedule,
+    iv: &[u8; 12],
+    data: &mut [u8],
+    lengths: __m128i,
+    acc: __m128i,
+) -> __m128i {
+    let mut ctr = Counters::new(iv);
+    let (whole, end) = data.split_at_mut((data.len() / BULK - 1) * BULK);
+    let acc = open_batches::<R>(rk, key, &mut ctr, whole, acc);
+    match end.len().div_ceil(64) {
+        8 => open_end::<R, 8>(rk, key, &mut ctr, end, lengths, acc),
+        9 => open_end::<R, 9>(rk, key, &mut ctr, end, lengths, acc),
+        10 => open_end::<R, 10>(rk, key, &mut ctr, end, lengths, acc),
+        11 => open_end::<R, 11>(rk, key, &mut ctr, end, lengths, acc),
+        _ => open_end::<R, 12>(rk, key, &mut ctr, end, lengths, acc),
+    }
+}
+
+/// The last step of [`open_merged`] on `N` registers: `end` (the last batch and the tail) hashed
+/// with the lengths block, then decrypted.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_end<const R: usize, const N: usize>(
+    rk: &[__m512i; 15],
+    key: &GcmKeySchedule,
+    ctr: &mut Counters,
+    end: &mut [u8],
+    lengths: __m128i,
+    acc: __m128i,
+) -> __m128i {
+    let (ks, acc) = aes_ghash::<R, N>(rk, ctr.next_n::<N>(), |r, s| {
+        // AES-128 has nine steps for up to thirteen multiplies.
+        s.tail(key, end, acc, lengths, r);
+        if r + R - 1 < END_ITEMS {
+            s.tail(key, end, acc, lengths, r + R - 1);
+        }
+    });
+    xor_keystream!(end, ks, N);
+    acc
 }
 
 /// Seal: as [`bulk_open`], with each step hashing the batch before, so a frame's last batch (or
@@ -350,7 +449,7 @@ fn seal_stitched<const R: usize>(
     let mut ctr = Counters::new(iv);
     let (ks, prev_acc) = match prev {
         Some(p) => {
-            let (ks, a) = aes_ghash::<R>(rk, ctr.next(), |r, s| p.step(r, s));
+            let (ks, a) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| p.step(r, s));
             (ks, Some(a))
         }
         None => (encrypt::<R>(rk, ctr.next()), None),
@@ -363,7 +462,7 @@ fn seal_stitched<const R: usize>(
     for off in (BULK..full).step_by(BULK) {
         let (done, rest) = data.split_at_mut(off);
         let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
+        (ks, acc) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| s.batch(key, done, off - BULK, acc, r));
         last = xor_batch(&mut rest[..BULK], &ks);
     }
     if fin.is_none() {
@@ -371,7 +470,7 @@ fn seal_stitched<const R: usize>(
     }
     let (done, tail) = data.split_at_mut(full);
     let ks;
-    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, done, full - BULK, acc, r));
+    (ks, acc) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| s.batch(key, done, full - BULK, acc, r));
     (prev_acc, xor_tail(tail, &ks), acc)
 }
 
@@ -389,17 +488,32 @@ fn open_stitched<const R: usize>(
 ) -> __m128i {
     let mut ctr = Counters::new(iv);
     let (whole, tail) = data.split_at_mut(data.len() / BULK * BULK);
-    for batch in whole.chunks_exact_mut(BULK) {
-        let ks;
-        (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.batch(key, batch, 0, acc, r));
-        xor_batch(batch, &ks);
-    }
+    acc = open_batches::<R>(rk, key, &mut ctr, whole, acc);
     let Some(lengths) = fin else {
         return acc;
     };
     let ks;
-    (ks, acc) = aes_ghash::<R>(rk, ctr.next(), |r, s| s.tail(key, tail, acc, lengths, r));
-    xor_tail(tail, &ks);
+    (ks, acc) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| s.tail(key, tail, acc, lengths, r));
+    let regs = tail.len().div_ceil(64);
+    xor_keystream!(tail, ks, regs);
+    acc
+}
+
+/// Open's stitched loop over whole batches: each hashed and decrypted in the same step.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
+fn open_batches<const R: usize>(
+    rk: &[__m512i; 15],
+    key: &GcmKeySchedule,
+    ctr: &mut Counters,
+    whole: &mut [u8],
+    mut acc: __m128i,
+) -> __m128i {
+    for batch in whole.chunks_exact_mut(BULK) {
+        let ks;
+        (ks, acc) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| s.batch(key, batch, 0, acc, r));
+        xor_batch(batch, &ks);
+    }
     acc
 }
 
@@ -421,9 +535,16 @@ impl Counters {
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw")]
     fn next(&mut self) -> [__m512i; WAYS] {
+        self.next_n()
+    }
+
+    /// The counter blocks of the next `N` registers, byte-swapped into place.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw")]
+    fn next_n<const N: usize>(&mut self) -> [__m512i; N] {
         let swap = _mm512_broadcast_i32x4(_mm_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 15, 14, 13, 12));
         let four = _mm512_set_epi32(4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0, 4, 0, 0, 0);
-        let mut x = [_mm512_setzero_si512(); WAYS];
+        let mut x = [_mm512_setzero_si512(); N];
         for x in x.iter_mut() {
             *x = _mm512_shuffle_epi8(self.c, swap);
             self.c = _mm512_add_epi32(self.c, four);
@@ -464,11 +585,11 @@ fn xor_batch(batch: &mut [u8], ks: &[__m512i; WAYS]) -> [__m512i; WAYS] {
 /// the reduced sums.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,pclmulqdq,avx2")]
-fn aes_ghash<const R: usize>(
+fn aes_ghash<const R: usize, const N: usize>(
     rk: &[__m512i; 15],
-    mut x: [__m512i; WAYS],
+    mut x: [__m512i; N],
     mut step: impl FnMut(usize, &mut Sums),
-) -> ([__m512i; WAYS], __m128i) {
+) -> ([__m512i; N], __m128i) {
     let mut sums = Sums::new();
     for v in x.iter_mut() {
         *v = _mm512_xor_si512(*v, rk[0]);
@@ -542,18 +663,21 @@ impl Sums {
         self.mul(key, c, 4 * r);
     }
 
-    /// Step `r` of the GHASH of a frame's tail of `m <= 31` blocks (zero-padded) and its lengths
-    /// block: register `r` of the tail times `H^(m+1-4r)..`, `acc` folded into its first block;
-    /// after the tail's registers the lengths block times `H^1`.
+    /// Step `r` of the GHASH of a frame's tail of `m <= 48` blocks (zero-padded; for
+    /// [`open_merged`] its last whole batch and a short tail) and its lengths block: register `r`
+    /// of the tail times `H^(m+1-4r)..`, `acc` folded into its first block; after the tail's
+    /// registers the lengths block times `H^1`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
     fn tail(&mut self, key: &GcmKeySchedule, tail: &[u8], acc: __m128i, lengths: __m128i, r: usize) {
         let regs = tail.len().div_ceil(64);
         if r < regs {
+            // A masked load of a whole register cost the 594 B open 8% more.
             let n = (tail.len() - 64 * r).min(64);
-            self.tail_reg(key, load_partial(tail, 64 * r, n), tail.len(), acc, lengths, r);
+            let x = if n == 64 { load512(&tail[64 * r..]) } else { load_partial(tail, 64 * r, n) };
+            self.tail_reg(key, x, tail.len(), acc, lengths, r);
         } else if r == regs {
-            self.mul(key, _mm512_zextsi128_si512(lengths), MAX_POWERS - 1);
+            self.mul_power(key, _mm512_zextsi128_si512(lengths), 1);
         }
     }
 
@@ -569,19 +693,28 @@ impl Sums {
             if r == 0 {
                 c = _mm512_xor_si512(c, _mm512_zextsi128_si512(acc));
             }
-            self.mul(key, c, MAX_POWERS - 1 - len.div_ceil(16) + 4 * r);
+            self.mul_power(key, c, len.div_ceil(16) + 1 - 4 * r);
         } else if r == regs {
-            self.mul(key, _mm512_zextsi128_si512(lengths), MAX_POWERS - 1);
+            self.mul_power(key, _mm512_zextsi128_si512(lengths), 1);
         }
     }
 
     /// Adds the products of the four byte-reversed blocks `x` with the powers in rows
-    /// `row..row + 4` of the key's tables.
+    /// `row..row + 4` of the key's tables of one chunk (`H^(32-row)..`).
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
     fn mul(&mut self, key: &GcmKeySchedule, x: __m512i, row: usize) {
-        let h = load512(key.htab()[row..row + 4].as_flattened());
-        let k = load512(key.hkar()[row..row + 4].as_flattened());
+        self.mul_power(key, x, MAX_POWERS - row);
+    }
+
+    /// Adds the products of the four byte-reversed blocks `x` with the powers `H^p..H^(p-3)`
+    /// (zero below `H^1`).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn mul_power(&mut self, key: &GcmKeySchedule, x: __m512i, p: usize) {
+        let row = POWERS - p;
+        let h = load512(key.htab_all()[row..row + 4].as_flattened());
+        let k = load512(key.hkar_all()[row..row + 4].as_flattened());
         self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128(x, h, 0x00));
         self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
         let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
@@ -625,20 +758,32 @@ fn ctr_batch<const R: usize>(rk: &[__m512i; 15], batch: &mut [Option<Group<'_>>;
     }
 }
 
-/// Keeps the eight chains interleaved round by round: LLVM would otherwise schedule each block's
+/// Keeps the chains interleaved round by round: LLVM would otherwise schedule each block's
 /// fifteen rounds back to back and leave the out-of-order window to find the parallelism.
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn interleave(x: &mut [__m512i; WAYS]) {
-    // SAFETY: an empty `asm!` block: it emits no instruction, reads and writes no memory and
-    // leaves every register as it was; the `inout` operands only make each value pass through it.
-    unsafe {
-        core::arch::asm!(
-            "/* {0} {1} {2} {3} {4} {5} {6} {7} */",
-            inout(zmm_reg) x[0], inout(zmm_reg) x[1], inout(zmm_reg) x[2], inout(zmm_reg) x[3],
-            inout(zmm_reg) x[4], inout(zmm_reg) x[5], inout(zmm_reg) x[6], inout(zmm_reg) x[7],
-            options(pure, nomem, nostack, preserves_flags),
-        );
+fn interleave<const N: usize>(x: &mut [__m512i; N]) {
+    macro_rules! barrier {
+        ($($i:literal)*) => {
+            // SAFETY: an empty `asm!` block: it emits no instruction, reads and writes no memory
+            // and leaves every register as it was; the `inout` operands only make each value pass
+            // through it.
+            unsafe {
+                core::arch::asm!(
+                    concat!("/*", $(" {", $i, "}",)* " */"),
+                    $(inout(zmm_reg) x[$i],)*
+                    options(pure, nomem, nostack, preserves_flags),
+                )
+            }
+        };
+    }
+    match N {
+        8 => barrier!(0 1 2 3 4 5 6 7),
+        9 => barrier!(0 1 2 3 4 5 6 7 8),
+        10 => barrier!(0 1 2 3 4 5 6 7 8 9),
+        11 => barrier!(0 1 2 3 4 5 6 7 8 9 10),
+        12 => barrier!(0 1 2 3 4 5 6 7 8 9 10 11),
+        _ => unreachable!("no AES batch of {N} registers"),
     }
 }
 
