@@ -325,12 +325,9 @@ fn open_merged(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8])
     Bulk { acc, len: data.len(), done: true }
 }
 
-/// Registers of the widest last step: a whole batch and a tail of up to four.
-const END_REGS: usize = WAYS + TAIL_MIN / 64;
-
 /// GHASH multiplies a last step with a tail can need: a batch's eight registers, up to four of
 /// the tail and the lengths block, one per inner round of AES-256 (AES-128 takes two in a round).
-const END_ITEMS: usize = END_REGS + 1;
+const END_ITEMS: usize = WAYS + TAIL_MIN / 64 + 1;
 // The widest last step: 48 blocks and the lengths block, `H^49..H^1`.
 const _: () = assert!(POWERS > (BULK + TAIL_MIN - 1).div_ceil(16), "the widest last step's powers");
 
@@ -417,8 +414,11 @@ fn bulk_seal<'k>(
 /// registers. Scratch A/B on Zen 4 (AES-256, bursts of 32): 594 B −8%; without a tail (512 B)
 /// +7%, with four registers (767 B) +4%.
 fn seals_merged(len: usize) -> bool {
-    (BULK + 1..=BULK + 128).contains(&len)
+    (BULK + 1..=BULK + 64 * (SEAL_REGS - WAYS)).contains(&len)
 }
+
+/// Registers of a step of [`seal_merged`].
+const SEAL_REGS: usize = WAYS + 2;
 
 /// Seal of the frames of a window that [`seals_merged`] (the bits of `merged`; their `bulk` holds
 /// the GHASH of their AAD), as [`open_merged`]: one step of nine or ten registers each, with the
@@ -444,7 +444,7 @@ fn seal_merged(window: &mut [SealJob<'_>], merged: u64, bulk: &mut [Option<Bulk>
     }
     if let Some(p) = pending {
         let mut sums = Sums::new();
-        for r in 0..END_ITEMS {
+        for r in 0..=SEAL_REGS {
             p.step(r, &mut sums);
         }
         bulk[p.job] = Some(Bulk { acc: sums.reduce(), len: p.len, done: true });
@@ -455,7 +455,7 @@ fn seal_merged(window: &mut [SealJob<'_>], merged: u64, bulk: &mut [Option<Bulk>
 /// block.
 struct End<'k> {
     key: &'k GcmKeySchedule,
-    ct: [__m512i; END_REGS],
+    ct: [__m512i; SEAL_REGS],
     /// The GHASH of its AAD.
     acc: __m128i,
     /// Octets of `ct`.
@@ -465,7 +465,7 @@ struct End<'k> {
 }
 
 impl End<'_> {
-    /// Step `r` (`0..END_ITEMS`) of its GHASH.
+    /// Step `r` (`0..=SEAL_REGS`) of its GHASH.
     #[inline]
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
     fn step(&self, r: usize, sums: &mut Sums) {
@@ -484,7 +484,7 @@ fn seal_end_r<const R: usize>(
     iv: &[u8; 12],
     data: &mut [u8],
     prev: Option<&End<'_>>,
-) -> ([__m512i; END_REGS], __m128i) {
+) -> ([__m512i; SEAL_REGS], __m128i) {
     match data.len().div_ceil(64) {
         9 => seal_end::<R, 9>(rk, iv, data, prev),
         _ => seal_end::<R, 10>(rk, iv, data, prev),
@@ -499,17 +499,17 @@ fn seal_end<const R: usize, const N: usize>(
     iv: &[u8; 12],
     data: &mut [u8],
     prev: Option<&End<'_>>,
-) -> ([__m512i; END_REGS], __m128i) {
+) -> ([__m512i; SEAL_REGS], __m128i) {
     let (ks, acc) = aes_ghash::<R, N>(rk, Counters::new(iv).next_n::<N>(), |r, s| {
         if let Some(p) = prev {
             // AES-128 has nine steps for up to thirteen multiplies.
             p.step(r, s);
-            if r + R - 1 < END_ITEMS {
+            if r + R - 1 <= SEAL_REGS {
                 p.step(r + R - 1, s);
             }
         }
     });
-    let out = xor_tail!(data, ks, N, END_REGS);
+    let out = xor_tail!(data, ks, N, SEAL_REGS);
     (out, acc)
 }
 
