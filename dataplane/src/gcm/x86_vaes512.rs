@@ -237,10 +237,18 @@ fn bulk_start(key: &GcmKeySchedule, aad: &[u8], len: usize) -> Option<(__m128i, 
     if full == 0 && (len < SHORT_MIN || fin.is_none()) {
         return None;
     }
+    Some((aad_ghash(key, aad), full, fin))
+}
+
+/// The GHASH of a frame's AAD, in chunks of its own so that the data's chunks line up with the
+/// batches.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+fn aad_ghash(key: &GcmKeySchedule, aad: &[u8]) -> __m128i {
     let a = aad.len().div_ceil(16);
     let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
     g.segment(aad);
-    Some((g.acc, full, fin))
+    g.acc
 }
 
 /// Open: CTR and GHASH over the whole batches of a frame, stitched: each loop step runs the AES
@@ -261,9 +269,12 @@ fn bulk_open(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -
     Some(Bulk { acc, len: data.len(), done: fin.is_some() })
 }
 
-/// `xor_keystream!` for seal, which hashes the result: returns it by register, in an array of
-/// `$out` registers, zero past the data. A macro for the same reason: as a function, LLVM put it
-/// out of line when `seal_merged` came (1518 B +12%).
+/// XORs the first `$regs` keystream registers of `$ks` into the octets of `$data`, which ends in
+/// the last of them (a partial last register with byte-masked accesses), and returns the result by
+/// register (seal hashes it), in an array of `$out` registers, zero past the data. A macro, not a
+/// function: out of line, the keystream goes through memory, and LLVM put the function out of line
+/// as the functions around it changed (300 B +3%, 1518 B +12%). Where `$regs` is a constant, LLVM
+/// unrolls the loop (with the run-time bound, 594 B took 13% longer).
 macro_rules! xor_tail {
     ($data:expr, $ks:expr, $regs:expr, $out:expr) => {{
         let data: &mut [u8] = $data;
@@ -283,28 +294,6 @@ macro_rules! xor_tail {
     }};
 }
 
-/// XORs the first `$regs` keystream registers of `$ks` into the octets of `$data`, which ends in
-/// the last of them (a partial last register with byte-masked accesses), for open: unlike
-/// `xor_tail!`, it returns nothing, since nothing is hashed after it. A macro, not a function:
-/// out of line, the keystream goes through memory, and LLVM put it out of line as the functions
-/// around it changed (300 B +3%). Where `$regs` is a constant, LLVM unrolls the loop (with the
-/// run-time bound, 594 B took 13% longer).
-macro_rules! xor_keystream {
-    ($data:expr, $ks:expr, $regs:expr) => {{
-        let data: &mut [u8] = $data;
-        for (r, k) in $ks.iter().enumerate().take($regs) {
-            let n = (data.len() - 64 * r).min(64);
-            if n == 64 {
-                let v = _mm512_xor_si512(*k, load512(&data[64 * r..]));
-                store512(&mut data[64 * r..], v);
-            } else {
-                let v = _mm512_xor_si512(*k, load_partial(data, 64 * r, n));
-                store_partial(data, 64 * r, n, v);
-            }
-        }
-    }};
-}
-
 /// [`bulk_open`] of a frame of whole batches and a tail shorter than [`TAIL_MIN`] (maybe none):
 /// its last batch's step takes the tail too (one to four more registers of AES) and hashes the
 /// tail's blocks and the lengths block with the batch's, one reduction, with the powers up to
@@ -314,13 +303,10 @@ macro_rules! xor_keystream {
 #[inline(never)]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,vaes,vpclmulqdq,aes,pclmulqdq,avx2")]
 fn open_merged(key: &GcmKeySchedule, iv: &[u8; 12], aad: &[u8], data: &mut [u8]) -> Bulk {
-    let a = aad.len().div_ceil(16);
-    let mut g = Ghash::new(key, a, (a + MAX_POWERS - 1) % MAX_POWERS + 1);
-    g.segment(aad);
-    let lengths = lengths_block(aad.len(), data.len());
+    let (acc, lengths) = (aad_ghash(key, aad), lengths_block(aad.len(), data.len()));
     let acc = match key.rounds() {
-        14 => open_merged_r::<14>(&round_keys::<14>(key), key, iv, data, lengths, g.acc),
-        _ => open_merged_r::<10>(&round_keys::<10>(key), key, iv, data, lengths, g.acc),
+        14 => open_merged_r::<14>(&round_keys::<14>(key), key, iv, data, lengths, acc),
+        _ => open_merged_r::<10>(&round_keys::<10>(key), key, iv, data, lengths, acc),
     };
     Bulk { acc, len: data.len(), done: true }
 }
@@ -372,7 +358,7 @@ fn open_end<const R: usize, const N: usize>(
             s.tail(key, end, acc, lengths, r + R - 1);
         }
     });
-    xor_keystream!(end, ks, N);
+    xor_tail!(end, ks, N, N);
     acc
 }
 
@@ -637,7 +623,7 @@ fn open_stitched<const R: usize>(
     let ks;
     (ks, acc) = aes_ghash::<R, WAYS>(rk, ctr.next(), |r, s| s.tail(key, tail, acc, lengths, r));
     let regs = tail.len().div_ceil(64);
-    xor_keystream!(tail, ks, regs);
+    xor_tail!(tail, ks, regs, WAYS);
     acc
 }
 
