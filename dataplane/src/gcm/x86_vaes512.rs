@@ -15,9 +15,9 @@
 //! does so for a frame of one batch and a tail of up to 128 octets, in a pass of their own. Then
 //! CTR over the other frames' tails (and whole small frames) in batches of eight registers across
 //! frame boundaries, and GHASH over the tails, four blocks per carry-less multiply, one reduction
-//! per 32 blocks; open hashes the tails before decrypting them. Partial
-//! blocks and frame tails use AVX-512BW byte-masked loads and stores, which never touch the
-//! octets outside the mask.
+//! per 32 blocks (a whole small frame in one pass, its AAD and lengths block sharing a
+//! register); open hashes the tails before decrypting them. Partial blocks and frame tails use
+//! AVX-512BW byte-masked loads and stores, which never touch the octets outside the mask.
 //!
 //! Every function with intrinsics is `#[target_feature]`; the only entry points are
 //! [`seal_batch`] and [`open_batch`], which take a [`Cpu`] token that exists only after runtime
@@ -828,6 +828,13 @@ impl Sums {
         let row = POWERS - p;
         let h = load512(key.htab_all()[row..row + 4].as_flattened());
         let k = load512(key.hkar_all()[row..row + 4].as_flattened());
+        self.mul_with(x, h, k);
+    }
+
+    /// Adds the products of `x` with the powers `h` (and their Karatsuba halves `k`), lane by lane.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq")]
+    fn mul_with(&mut self, x: __m512i, h: __m512i, k: __m512i) {
         self.lo = _mm512_xor_si512(self.lo, _mm512_clmulepi64_epi128(x, h, 0x00));
         self.hi = _mm512_xor_si512(self.hi, _mm512_clmulepi64_epi128(x, h, 0x11));
         let xm = _mm512_xor_si512(x, _mm512_shuffle_epi32(x, _MM_PERM_BADC));
@@ -1018,6 +1025,11 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __
     if let Some(Bulk { acc, done: true, .. }) = bulk {
         return store128(_mm_xor_si128(_mm_shuffle_epi8(acc, rev), mask));
     }
+    if bulk.is_none() {
+        if let Some(acc) = small_ghash(key, aad, ct) {
+            return store128(_mm_xor_si128(_mm_shuffle_epi8(acc, rev), mask));
+        }
+    }
     // One `segment` call per input, so that `tag` stays small enough to be inlined.
     let (mut g, data) = match bulk {
         None => {
@@ -1037,6 +1049,49 @@ fn tag(key: &GcmKeySchedule, aad: &[u8], ct: &[u8], bulk: Option<Bulk>, mask: __
     g.segment(data);
     g.last_block(lengths_block(aad.len(), ct.len()));
     store128(_mm_xor_si128(_mm_shuffle_epi8(g.acc, rev), mask))
+}
+
+/// The GHASH of a whole small frame (AAD of up to two blocks, at most `POWERS` blocks in all)
+/// with one reduction: the data's registers times the contiguous powers down to `H^2`, and the
+/// AAD's blocks and the lengths block in one register, times `H^m..` and `H^1`. `None` for other
+/// frames.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,vpclmulqdq,pclmulqdq,avx2")]
+fn small_ghash(key: &GcmKeySchedule, aad: &[u8], ct: &[u8]) -> Option<__m128i> {
+    let a = aad.len().div_ceil(16);
+    let d = ct.len().div_ceil(16);
+    let total = a + d + 1;
+    if a > 2 || total > POWERS {
+        return None;
+    }
+    let rev = reverse();
+    let mut sums = Sums::new();
+    let mut off = 0;
+    while off < ct.len() {
+        let n = (ct.len() - off).min(64);
+        let x = if n == 64 { load512(&ct[off..]) } else { load_partial(ct, off, n) };
+        sums.mul_power(key, _mm512_shuffle_epi8(x, rev), d + 1 - off / 16);
+        off += 64;
+    }
+    // Lanes: the AAD's `a` blocks, then the lengths block (lane `a`), the rest zero. Powers:
+    // `H^total..` for the AAD (the rows from `total` down), `H^1` in lane `a`.
+    let x = _mm512_shuffle_epi8(load_partial(aad, 0, aad.len()), rev);
+    let lengths = _mm512_broadcast_i32x4(lengths_block(aad.len(), ct.len()));
+    let lane: __mmask8 = 0b11 << (2 * a);
+    let x = _mm512_mask_blend_epi64(lane, x, lengths);
+    let (row, one) = (POWERS - total, POWERS - 1);
+    let h = _mm512_mask_blend_epi64(
+        lane,
+        load512(key.htab_all()[row..row + 4].as_flattened()),
+        _mm512_broadcast_i32x4(load128(&key.htab_all()[one])),
+    );
+    let k = _mm512_mask_blend_epi64(
+        lane,
+        load512(key.hkar_all()[row..row + 4].as_flattened()),
+        _mm512_broadcast_i32x4(load128(&key.hkar_all()[one])),
+    );
+    sums.mul_with(x, h, k);
+    Some(sums.reduce())
 }
 
 /// Aggregated GHASH state: unreduced Karatsuba sums of the current chunk (four lanes) plus the
