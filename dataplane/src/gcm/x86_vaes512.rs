@@ -442,7 +442,7 @@ fn seal_merged(window: &mut [SealJob<'_>], merged: u64, bulk: &mut [Option<Bulk>
 /// registers are read back from the frame; the last one, which may be partial, is kept as sealed
 /// (a load from behind a byte-masked store waits for it to retire). Keeping them all, which the
 /// step cannot hold in registers, cost a store and a load of each per frame (scratch A/B on Zen 4:
-/// reading them back is 594 B −9%, 520 and 640 B −7%).
+/// reading them back is 594 B −10%, 520 B −10%, 640 B −5%).
 struct End<'k> {
     key: &'k GcmKeySchedule,
     ct: &'k [u8],
